@@ -1,0 +1,4 @@
+from ci_gocache.cli import main
+
+if __name__ == "__main__":
+    main()

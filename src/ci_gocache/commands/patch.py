@@ -1,0 +1,99 @@
+"""`ci-gocache patch`: add go.sum-keyed module and build caches to CI files."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ci_gocache.keys import DEFAULT_PREFIX
+from ci_gocache.patching import RepoCache, discover, patch_file
+from ci_gocache.targets.base import PATCH_STYLES, SAVE_POLICIES, PatchOptions
+
+DEFAULT_PATHS = [".github/workflows"]
+
+
+@click.command("patch")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option("--dry-run", is_flag=True, help="Print a unified diff; write nothing.")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="Summary format.",
+)
+@click.option(
+    "--save-on", type=click.Choice(SAVE_POLICIES), default="default-branch", show_default=True,
+    help="When caches are saved. Pull requests, tags, releases and pull_request_target never save.",
+)
+@click.option("--key-prefix", default=DEFAULT_PREFIX, show_default=True, help="Fixed first part of every cache key.")
+@click.option(
+    "--style", type=click.Choice(PATCH_STYLES), default="steps", show_default=True,
+    help="steps: raw actions/cache restore/save steps; action: the ci-gocache action's uses: lines.",
+)
+@click.option("--action-ref", default="", help="With --style action: the commit SHA of the ci-gocache action to pin.")
+@click.option("--action-version", default="", help="With --style action: the version comment for --action-ref.")
+@click.option(
+    "--action-repository", default="ci-gocache/ci-gocache", show_default=True,
+    help="With --style action: the OWNER/REPO the action is used from.",
+)
+def command(
+    paths: tuple[str, ...],
+    check: bool,
+    dry_run: bool,
+    output_format: str,
+    save_on: str,
+    key_prefix: str,
+    style: str,
+    action_ref: str,
+    action_version: str,
+    action_repository: str,
+) -> None:
+    """Patch CI files (default: .github/workflows) so Go jobs cache modules and builds correctly."""
+    if style == "action" and len(action_ref) != 40:
+        raise click.UsageError("--style action needs --action-ref with a full 40-character commit SHA")
+    options = PatchOptions(
+        save_on=save_on,
+        key_prefix=key_prefix,
+        style=style,
+        action_repository=action_repository,
+        action_ref=action_ref,
+        action_version=action_version,
+    )
+    repos = RepoCache()
+    write = not (check or dry_run)
+    results = [patch_file(candidate, options, repos, write) for candidate in discover(list(paths), DEFAULT_PATHS)]
+    if not results:
+        click.echo("ci-gocache: no CI files found; pass workflow files or directories", err=True)
+    for result in results:
+        if result.error is not None:
+            click.echo(str(result.error), err=True)
+        for notice in result.notices:
+            click.echo(f"{notice} (notice)", err=True)
+    changed = [result for result in results if result.status == "changed"]
+    if output_format == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "mode": "check" if check else "dry-run" if dry_run else "write",
+                    "files": [result.as_json() for result in results],
+                    "changed": len(changed),
+                    "errors": sum(1 for result in results if result.status == "error"),
+                },
+                indent=2,
+            )
+        )
+    else:
+        for result in results:
+            if dry_run and result.diff:
+                sys.stdout.write(result.diff)
+            elif not dry_run:
+                verb = {"changed": "would change" if check else "patched", "unchanged": "unchanged", "error": "error"}[
+                    result.status
+                ]
+                jobs = ", ".join(job.job for job in result.jobs if job.outcome == "patched")
+                click.echo(f"{result.path}: {verb}" + (f" (jobs: {jobs})" if jobs and result.status == "changed" else ""))
+    if any(result.status == "error" for result in results):
+        sys.exit(2)
+    if check and changed:
+        sys.exit(1)

@@ -1,0 +1,146 @@
+"""The one-way pipeline: repo → facts → plan → edits → verified files."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ci_gocache.errors import InputError, Notice
+from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
+from ci_gocache.sourcefile import read_source, write_atomically
+from ci_gocache.targets import target_claiming, target_for_explicit_file
+from ci_gocache.targets.base import JobOutcome, PatchOptions
+from ci_gocache.textedit import OverlappingEdits, apply_edits
+
+SKIPPED_WALK = {".git", "node_modules", "vendor", "testdata", ".venv", "__pycache__"}
+
+
+@dataclass
+class FileResult:
+    path: str
+    target: str
+    status: str  # changed | unchanged | error
+    diff: str = ""
+    jobs: list[JobOutcome] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    error: InputError | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "target": self.target,
+            "status": self.status,
+            "jobs": [job.as_json() for job in self.jobs],
+            "notices": [str(notice) for notice in self.notices],
+            "error": str(self.error) if self.error else None,
+        }
+
+
+@dataclass
+class Candidate:
+    path: Path
+    shown: str
+    target: ModuleType | None
+
+
+def discover(paths: list[str], default_paths: list[str]) -> list[Candidate]:
+    """Files to work on: explicit files as given, directories walked for files a target claims."""
+    found: list[Candidate] = []
+    seen: set[Path] = set()
+    for given in paths or default_paths:
+        path = Path(given)
+        if path.is_dir():
+            for directory, subdirectories, files in os.walk(path):
+                subdirectories[:] = sorted(d for d in subdirectories if d not in SKIPPED_WALK)
+                for name in sorted(files):
+                    file_path = Path(directory) / name
+                    relative = file_path.resolve().relative_to(find_repo_root(file_path)).as_posix()
+                    target = target_claiming(relative) or (
+                        target_claiming(f".github/workflows/{name}") if _is_workflows_dir(path) else None
+                    )
+                    if target is not None and file_path.resolve() not in seen:
+                        seen.add(file_path.resolve())
+                        found.append(Candidate(file_path, str(file_path), target))
+        else:
+            resolved = path.resolve() if path.exists() else path.absolute()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            target = target_for_explicit_file(path.name if not path.exists() else _relative_to_root(path))
+            found.append(Candidate(path, given, target))
+    return found
+
+
+def _is_workflows_dir(path: Path) -> bool:
+    resolved = path.resolve()
+    return resolved.name == "workflows" and resolved.parent.name == ".github"
+
+
+def _relative_to_root(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(find_repo_root(path)).as_posix()
+    except ValueError:
+        return path.name
+
+
+class RepoCache:
+    def __init__(self) -> None:
+        self._repos: dict[Path, RepoFacts] = {}
+
+    def for_file(self, path: Path) -> RepoFacts:
+        root = find_repo_root(path)
+        if root not in self._repos:
+            self._repos[root] = inspect_repo(root)
+        return self._repos[root]
+
+
+def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, write: bool) -> FileResult:
+    target = candidate.target
+    name = getattr(target, "NAME", "unknown")
+    if target is None:
+        error = InputError(candidate.shown, 1, 1, "not a CI file ci-gocache knows; pass a workflow, .gitlab-ci.yml or Dockerfile")
+        return FileResult(candidate.shown, name, "error", error=error)
+    try:
+        source = read_source(candidate.path, candidate.shown)
+        facts = target.inspect(source, repos.for_file(candidate.path))
+        plan = target.plan(facts, options)
+        new_text = apply_edits(source.text, plan.edits)
+        result = FileResult(candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices)
+        if new_text == source.text:
+            return result
+        target.verify(source, facts, new_text, options)
+        _check_idempotent(target, source, new_text, options, repos, candidate)
+        result.status = "changed"
+        result.diff = "".join(
+            difflib.unified_diff(
+                source.text.splitlines(keepends=True),
+                new_text.splitlines(keepends=True),
+                fromfile=f"a/{candidate.shown}",
+                tofile=f"b/{candidate.shown}",
+            )
+        )
+        if write:
+            write_atomically(candidate.path, source.encode(new_text), source.mode)
+        return result
+    except InputError as error:
+        return FileResult(candidate.shown, name, "error", error=error)
+    except OverlappingEdits as error:
+        failure = InputError(candidate.shown, 1, 1, f"internal error: {error}; nothing was written")
+        return FileResult(candidate.shown, name, "error", error=failure)
+
+
+def _check_idempotent(
+    target: ModuleType, source: Any, new_text: str, options: PatchOptions, repos: RepoCache, candidate: Candidate
+) -> None:
+    from ci_gocache.sourcefile import SourceFile
+
+    again = SourceFile(source.path, source.display_path, new_text, source.has_bom, source.newline, source.mode)
+    second = target.plan(target.inspect(again, repos.for_file(candidate.path)), options)
+    if second.edits:
+        raise InputError(
+            candidate.shown, 1, 1, "internal error: a second run would change the file again; nothing was written"
+        )

@@ -1,0 +1,44 @@
+"""The one table of actions this project adds to workflows, pinned to full commit SHAs.
+
+Every `uses:` line we write comes from `pinned_uses`, so the SHA and the `# vX.Y.Z`
+comment can never disagree. tests/test_pins.py checks that the table is well formed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PinnedAction:
+    repository: str
+    version: str
+    commit: str
+
+
+PINNED_ACTIONS: dict[str, PinnedAction] = {
+    "actions/cache": PinnedAction(
+        "actions/cache", "v5.0.5", "27d5ce7f107fe9357f9df03efb73ab90386fccae"
+    ),
+    "docker/build-push-action": PinnedAction(
+        "docker/build-push-action", "v7.3.0", "53b7df96c91f9c12dcc8a07bcb9ccacbed38856a"
+    ),
+    "docker/setup-buildx-action": PinnedAction(
+        "docker/setup-buildx-action", "v4.3.0", "37fe631027851001ddb9b187196cc803df7f5f0e"
+    ),
+    "reproducible-containers/buildkit-cache-dance": PinnedAction(
+        "reproducible-containers/buildkit-cache-dance",
+        "v3.2.0",
+        "653a570f730e3b9460adc576db523788ba59a0d7",
+    ),
+}
+
+
+def pinned_uses(action_path: str) -> str:
+    """`owner/repo[/subpath]@<sha> # vX.Y.Z` for an action in the table.
+
+    `action_path` may name a sub-action such as `actions/cache/restore`.
+    """
+    owner, repo, *rest = action_path.split("/")
+    pin = PINNED_ACTIONS[f"{owner}/{repo}"]
+    return f"{action_path}@{pin.commit} # {pin.version}"

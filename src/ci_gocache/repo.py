@@ -1,0 +1,121 @@
+"""Facts about a Go repository: its modules, workspaces and CI files. Reads, never writes."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ci_gocache.keys import SKIPPED_DIRECTORIES, parse_go_work_uses
+
+_GO_LINE = re.compile(r"^\s*go\s+(\S+)", re.MULTILINE)
+_TOOLCHAIN_LINE = re.compile(r"^\s*toolchain\s+(\S+)", re.MULTILINE)
+_MODULE_LINE = re.compile(r"^\s*module\s+(\S+)", re.MULTILINE)
+
+DOCKERFILE_NAME = re.compile(r"^(Dockerfile|Containerfile)([._-].*)?$|.*\.(Dockerfile|dockerfile)$")
+
+
+@dataclass
+class GoModule:
+    directory: str
+    module_path: str
+    go_version: str | None
+    toolchain: str | None
+    has_go_sum: bool
+    has_vendor: bool
+
+
+@dataclass
+class GoWorkspace:
+    directory: str
+    go_version: str | None
+    toolchain: str | None
+    uses: list[str]
+    has_go_work_sum: bool
+
+
+@dataclass
+class RepoFacts:
+    root: Path
+    modules: list[GoModule] = field(default_factory=list)
+    workspaces: list[GoWorkspace] = field(default_factory=list)
+    workflow_files: list[str] = field(default_factory=list)
+    gitlab_files: list[str] = field(default_factory=list)
+    dockerfiles: list[str] = field(default_factory=list)
+
+    def module_at(self, directory: str) -> GoModule | None:
+        return next((module for module in self.modules if module.directory == directory), None)
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    return match.group(1) if match else None
+
+
+def _relative(root: Path, path: Path) -> str:
+    relative = path.relative_to(root).as_posix()
+    return "" if relative == "." else relative
+
+
+def find_repo_root(path: Path) -> Path:
+    """The repository a CI file belongs to: the parent of `.github`, else the nearest go.mod/.git."""
+    resolved = path.resolve()
+    start = resolved if resolved.is_dir() else resolved.parent
+    for candidate in [start, *start.parents]:
+        if candidate.name == ".github":
+            return candidate.parent
+    for candidate in [start, *start.parents]:
+        if (candidate / ".git").exists() or (candidate / "go.work").is_file():
+            return candidate
+    for candidate in [start, *start.parents]:
+        if (candidate / "go.mod").is_file():
+            return candidate
+    return start
+
+
+def inspect_repo(root: Path) -> RepoFacts:
+    facts = RepoFacts(root=root)
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = sorted(
+            d for d in subdirectories if d not in SKIPPED_DIRECTORIES and not (d.startswith(".") and d != ".github")
+        )
+        here = Path(directory)
+        relative_dir = _relative(root, here)
+        if "go.mod" in files:
+            text = (here / "go.mod").read_text(encoding="utf-8", errors="replace")
+            facts.modules.append(
+                GoModule(
+                    directory=relative_dir,
+                    module_path=_first(_MODULE_LINE, text) or "",
+                    go_version=_first(_GO_LINE, text),
+                    toolchain=_first(_TOOLCHAIN_LINE, text),
+                    has_go_sum="go.sum" in files,
+                    has_vendor=(here / "vendor" / "modules.txt").is_file(),
+                )
+            )
+        if "go.work" in files:
+            text = (here / "go.work").read_text(encoding="utf-8", errors="replace")
+            facts.workspaces.append(
+                GoWorkspace(
+                    directory=relative_dir,
+                    go_version=_first(_GO_LINE, text),
+                    toolchain=_first(_TOOLCHAIN_LINE, text),
+                    uses=parse_go_work_uses(text),
+                    has_go_work_sum="go.work.sum" in files,
+                )
+            )
+        if relative_dir == ".github/workflows":
+            facts.workflow_files.extend(
+                f"{relative_dir}/{name}" for name in sorted(files) if name.endswith((".yml", ".yaml"))
+            )
+        for name in sorted(files):
+            if name == ".gitlab-ci.yml" or (name.endswith((".gitlab-ci.yml", ".gitlab-ci.yaml"))):
+                facts.gitlab_files.append(_join(relative_dir, name))
+            elif DOCKERFILE_NAME.match(name):
+                facts.dockerfiles.append(_join(relative_dir, name))
+    return facts
+
+
+def _join(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name

@@ -1,0 +1,52 @@
+"""The CI schemas that check-jsonschema ships, loaded from the installed package (no network)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Callable
+
+import jsonschema
+
+GITHUB_WORKFLOW = "github-workflows.json"
+GITHUB_ACTION = "github-actions.json"
+GITLAB_CI = "gitlab-ci.json"
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    vendor = resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / name
+    return json.loads(vendor.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> Any:
+    schema = load_schema(name)
+    validator_class = jsonschema.validators.validator_for(schema)
+    return validator_class(schema, format_checker=None)
+
+
+def schema_errors(document: Any, name: str) -> list[tuple[list[Any], str]]:
+    """Each error as (path into the document, message), the deepest first."""
+    found = []
+    for error in _validator(name).iter_errors(document):
+        best = jsonschema.exceptions.best_match([error])
+        found.append((list(best.absolute_path), _short(best.message)))
+    return sorted(found, key=lambda item: -len(item[0]))
+
+
+def first_schema_error(
+    document: Any, name: str, locate: Callable[[list[Any]], tuple[int, int]]
+) -> tuple[int, int, str] | None:
+    errors = schema_errors(document, name)
+    if not errors:
+        return None
+    path, message = errors[0]
+    line, col = locate(path)
+    where = "/".join(str(part) for part in path) or "(root)"
+    return line, col, f"at {where}: {message}"
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 300 else message[:297] + "..."

@@ -1,0 +1,284 @@
+"""Reading a CI file safely: bytes → text → YAML nodes with positions → plain data.
+
+The nodes keep character offsets into the text, which is what the patchers edit.
+Plain data (dicts, lists, scalars) is what the planners and the schemas look at.
+Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ci_gocache.errors import InputError, line_col_of_offset
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# Plain data built from a document may hold at most this many nodes once aliases are
+# expanded. An "alias bomb" (anchors nested many levels deep) expands exponentially.
+MAX_EXPANDED_NODES = 200_000
+MAX_DEPTH = 200
+
+BOM = "\ufeff"
+
+
+@dataclass
+class SourceFile:
+    """One file as read from disk: its text without BOM, and how to write it back."""
+
+    path: Path
+    display_path: str
+    text: str
+    has_bom: bool
+    newline: str
+    mode: int
+
+    def encode(self, text: str) -> bytes:
+        return ((BOM if self.has_bom else "") + text).encode("utf-8")
+
+
+def read_source(path: Path, display_path: str | None = None) -> SourceFile:
+    shown = display_path or str(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise InputError(shown, 1, 1, "no such file; check the path") from None
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot read file ({exc.strerror}); check its permissions") from None
+    if stat.st_size > MAX_FILE_BYTES:
+        raise InputError(
+            shown,
+            1,
+            1,
+            f"file is {stat.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit for a CI file; "
+            "pass the right file or split it",
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot read file ({exc.strerror}); check its permissions") from None
+    return decode_source(raw, path, shown, stat.st_mode & 0o7777)
+
+
+def decode_source(raw: bytes, path: Path, shown: str, mode: int = 0o644) -> SourceFile:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = raw[: exc.start].decode("utf-8", errors="replace")
+        line, col = line_col_of_offset(prefix, len(prefix))
+        raise InputError(
+            shown, line, col, f"byte 0x{raw[exc.start]:02x} is not valid UTF-8; save the file as UTF-8"
+        ) from None
+    has_bom = text.startswith(BOM)
+    if has_bom:
+        text = text[1:]
+    if "\x00" in text:
+        line, col = line_col_of_offset(text, text.index("\x00"))
+        raise InputError(shown, line, col, "file contains a NUL byte; it is not a text file")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return SourceFile(path=path, display_path=shown, text=text, has_bom=has_bom, newline=newline, mode=mode)
+
+
+def compose_documents(source: SourceFile) -> list[Node]:
+    """Parse the text into YAML node trees, one per document, with checks for bad input."""
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        documents = [doc for doc in yaml.compose_all(source.text) if doc is not None]
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = (exc.problem or exc.context or "invalid YAML").strip()
+        if "\t" in what or "'\\t'" in what:
+            what = "a tab character where YAML allows only spaces"
+        raise InputError(source.display_path, line, col, f"invalid YAML: {what}; fix the syntax") from None
+    except YAMLError as exc:
+        raise InputError(source.display_path, 1, 1, f"invalid YAML: {exc}; fix the syntax") from None
+    except RecursionError:
+        raise InputError(
+            source.display_path, 1, 1, "YAML nested too deeply to read; simplify the file"
+        ) from None
+    for document in documents:
+        check_node_graph(document, source.display_path)
+    return documents
+
+
+def node_position(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def check_node_graph(root: Node, shown: str) -> None:
+    """Refuse recursive aliases, alias bombs, excessive depth and duplicate keys.
+
+    Each distinct node is visited once; the expanded size is counted with memoisation,
+    so this is linear in the file even when its aliases would expand exponentially.
+    """
+    expanded_size: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def visit(node: Node, depth: int) -> int:
+        key = id(node)
+        if key in expanded_size:
+            return expanded_size[key]
+        line, col = node_position(node)
+        if key in on_path:
+            raise InputError(shown, line, col, "recursive alias: an anchor refers to itself; remove the cycle")
+        if depth > MAX_DEPTH:
+            raise InputError(shown, line, col, f"nesting deeper than {MAX_DEPTH} levels; simplify the file")
+        on_path.add(key)
+        size = 1
+        if isinstance(node, MappingNode):
+            seen: dict[Any, Node] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value != "<<":
+                    if key_node.value in seen:
+                        first_line, _ = node_position(seen[key_node.value])
+                        kline, kcol = node_position(key_node)
+                        raise InputError(
+                            shown,
+                            kline,
+                            kcol,
+                            f"duplicate key {key_node.value!r} (first at line {first_line}); keep one of them",
+                        )
+                    seen[key_node.value] = key_node
+                size += visit(key_node, depth + 1) + visit(value_node, depth + 1)
+                if size > MAX_EXPANDED_NODES:
+                    break
+        elif isinstance(node, SequenceNode):
+            for item in node.value:
+                size += visit(item, depth + 1)
+                if size > MAX_EXPANDED_NODES:
+                    break
+        on_path.discard(key)
+        if size > MAX_EXPANDED_NODES:
+            raise InputError(
+                shown,
+                line,
+                col,
+                f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (an alias bomb?); remove the nested aliases",
+            )
+        expanded_size[key] = size
+        return size
+
+    visit(root, 0)
+
+
+_BOOL_TRUE = {"true", "True", "TRUE"}
+_BOOL_FALSE = {"false", "False", "FALSE"}
+
+
+def scalar_value(node: ScalarNode) -> Any:
+    """The plain value of a scalar under the YAML 1.2 core schema that ruamel resolved."""
+    tag = node.tag
+    text = node.value
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    if tag == "tag:yaml.org,2002:bool":
+        return text in _BOOL_TRUE if text in _BOOL_TRUE | _BOOL_FALSE else text
+    if tag == "tag:yaml.org,2002:int":
+        try:
+            return int(text.replace("_", ""), 0)
+        except ValueError:
+            return text
+    if tag == "tag:yaml.org,2002:float":
+        lowered = text.lower()
+        if lowered in (".inf", "+.inf"):
+            return float("inf")
+        if lowered == "-.inf":
+            return float("-inf")
+        if lowered == ".nan":
+            return float("nan")
+        try:
+            return float(text.replace("_", ""))
+        except ValueError:
+            return text
+    return text
+
+
+def to_plain(node: Node, tag_handlers: dict[str, Any] | None = None) -> Any:
+    """Plain Python data from a checked node graph, with `<<` merge keys applied.
+
+    `tag_handlers` maps a local tag such as `!reference` to a function of the plain
+    value; unknown local tags keep the plain value.
+    """
+    handlers = tag_handlers or {}
+    memo: dict[int, Any] = {}
+
+    def build(current: Node) -> Any:
+        key = id(current)
+        if key in memo:
+            return memo[key]
+        if isinstance(current, ScalarNode):
+            result: Any = scalar_value(current)
+        elif isinstance(current, SequenceNode):
+            result = [build(item) for item in current.value]
+        else:
+            result = {}
+            merged: dict[Any, Any] = {}
+            for key_node, value_node in current.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == "<<" and key_node.tag in (
+                    "tag:yaml.org,2002:merge",
+                    "tag:yaml.org,2002:str",
+                ):
+                    sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                    for source_node in sources:
+                        source_value = build(source_node)
+                        if isinstance(source_value, dict):
+                            for merge_key, merge_value in source_value.items():
+                                merged.setdefault(merge_key, merge_value)
+                    continue
+                plain_key = build(key_node)
+                if isinstance(plain_key, (list, dict)):
+                    plain_key = str(plain_key)
+                result[plain_key] = build(value_node)
+            for merge_key, merge_value in merged.items():
+                result.setdefault(merge_key, merge_value)
+        if current.tag in handlers:
+            result = handlers[current.tag](result)
+        memo[key] = result
+        return result
+
+    return build(node)
+
+
+def mapping_get(node: Node | None, key: str) -> Node | None:
+    """The value node for a key in a mapping node (own keys only, not merged ones)."""
+    if not isinstance(node, MappingNode):
+        return None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return value_node
+    return None
+
+
+def mapping_key_node(node: Node | None, key: str) -> Node | None:
+    if not isinstance(node, MappingNode):
+        return None
+    for key_node, _ in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return key_node
+    return None
+
+
+def is_block(node: Node) -> bool:
+    return not getattr(node, "flow_style", False)
+
+
+def write_atomically(path: Path, data: bytes, mode: int) -> None:
+    """Write to a temporary file in the same directory, then rename over the original."""
+    directory = path.parent
+    temporary = directory / f".{path.name}.ci-gocache.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()

@@ -1,0 +1,1232 @@
+"""GitHub Actions workflows: find Go jobs and give them go.sum-keyed module and build caches.
+
+inspect() reads a workflow into WorkflowFacts (positions included), plan() decides the
+edits, verify() parses the result again and checks it. Only textedit.apply_edits writes text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ci_gocache import keys, schemas
+from ci_gocache.errors import InputError, Notice
+from ci_gocache.pins import pinned_uses
+from ci_gocache.repo import RepoFacts
+from ci_gocache.sourcefile import (
+    SourceFile,
+    compose_documents,
+    mapping_get,
+    mapping_key_node,
+    node_position,
+    to_plain,
+)
+from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
+from ci_gocache.textedit import Edit, apply_edits, leading_comment_start, line_end, line_start
+
+NAME = "github"
+
+DIRS_STEP_ID = "go-cache-dirs"
+MODULE_STEP_ID = "go-mod-cache"
+BUILD_STEP_ID = "go-build-cache"
+ACTION_STEP_ID = "go-cache"
+
+GO_SUBCOMMANDS = (
+    "build|test|run|install|mod|generate|vet|get|list|tool|work|fmt|fix|clean|env|doc|version"
+)
+GO_COMMAND = re.compile(rf"(?:^|[\s;&|(`]|\$\()go\s+(?:-C\s+\S+\s+)?(?:{GO_SUBCOMMANDS})\b", re.MULTILINE)
+MAKE_COMMAND = re.compile(r"(?:^|[\s;&|(`])(?:make|mage|task|just)(?:\s|$)", re.MULTILINE)
+CD_COMMAND = re.compile(r"(?:^|[;&]\s*)\s*cd\s+([^\s;&|]+)", re.MULTILINE)
+MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+GO_CACHE_PATH_HINTS = (
+    "go-build",
+    "pkg/mod",
+    "pkg\\mod",
+    "gocache",
+    "gomodcache",
+    "go env",
+    "~/go",
+    "/go/pkg",
+    "golang",
+)
+PUBLISHER_ACTIONS = (
+    "goreleaser/goreleaser-action",
+    "softprops/action-gh-release",
+    "pypa/gh-action-pypi-publish",
+    "release-drafter/release-drafter",
+    "googleapis/release-please-action",
+    "jreleaser/release-action",
+    "ko-build/setup-ko",
+)
+LINT_ACTION = "golangci/golangci-lint-action"
+SETUP_GO = "actions/setup-go"
+
+
+def claims(relative_path: str) -> bool:
+    normal = "/" + relative_path.replace("\\", "/")
+    return "/.github/workflows/" in normal and normal.endswith((".yml", ".yaml"))
+
+
+# ---------------------------------------------------------------- facts
+
+
+@dataclass
+class StepFacts:
+    index: int
+    line: int
+    step_id: str | None
+    name: str | None
+    uses: str | None
+    action: str | None
+    ref: str | None
+    run: str | None
+    working_directory: str | None
+    inputs: dict[str, Any]
+    needs_go: bool
+    shared: bool
+    flow: bool
+    # positions: offsets into the text
+    item_line_start: int
+    dash_column: int
+    key_column: int
+    content_end: int
+    next_item_comment_start: int | None = None
+    with_info: dict[str, Any] = field(default_factory=dict)
+    uses_line_end: int = 0
+
+
+@dataclass
+class CacheUse:
+    kind: str  # setup-go | actions/cache | golangci-lint | ci-gocache
+    step_index: int
+    line: int
+    detail: str
+    go_paths_only: bool = True
+
+
+@dataclass
+class JobFacts:
+    job_id: str
+    line: int
+    col: int
+    name: str | None
+    reusable: bool
+    runs_on: list[str]
+    matrix: dict[str, Any]
+    container_image: str | None
+    working_directory: str | None
+    go_reasons: list[str]
+    caches: list[CacheUse]
+    docker_builds: list[str]
+    steps: list[StepFacts]
+    editable: bool
+    not_editable_reason: str
+    steps_line_start: int = 0
+    indent_unit: int = 2
+    module_directories: list[str] = field(default_factory=list)
+    sum_files: list[str] = field(default_factory=list)
+    hash_arguments: list[str] = field(default_factory=list)
+    shell: str = "bash"
+    publishing_reasons: list[str] = field(default_factory=list)
+    already_patched: bool = False
+
+    @property
+    def is_go(self) -> bool:
+        return bool(self.go_reasons)
+
+
+@dataclass
+class WorkflowFacts:
+    path: str
+    triggers: list[str]
+    publishing_reasons: list[str]
+    jobs: list[JobFacts]
+    newline: str
+    text: str = ""
+
+
+def _display(node: Node | None) -> str | None:
+    if node is None:
+        return None
+    value = to_plain(node)
+    return None if value is None else str(value)
+
+
+def _action_of(uses: str | None) -> tuple[str | None, str | None]:
+    if not uses or uses.startswith(("./", "docker://")):
+        return None, None
+    path, _, ref = uses.partition("@")
+    return path.lower(), ref or None
+
+
+def _count_parents(root: Node) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        children: list[Node] = []
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                children.extend([key_node, value_node])
+        elif isinstance(node, SequenceNode):
+            children.extend(node.value)
+        for child in children:
+            counts[id(child)] = counts.get(id(child), 0) + 1
+            stack.append(child)
+    return counts
+
+
+def _major_version(ref: str | None) -> int | None:
+    match = re.match(r"v?(\d+)", ref or "")
+    return int(match.group(1)) if match else None
+
+
+def _pinned_version_comment(text: str, line_start_offset: int) -> str | None:
+    line = text[line_start_offset : line_end(text, line_start_offset)]
+    match = re.search(r"#\s*(v?\d+(?:\.\d+)*)", line)
+    return match.group(1) if match else None
+
+
+def _leaf_end(text: str, node: Node) -> int:
+    """Offset just past the last line that holds content of `node`."""
+    if isinstance(node, MappingNode) and not node.flow_style and node.value:
+        return _leaf_end(text, node.value[-1][1])
+    if isinstance(node, SequenceNode) and not node.flow_style and node.value:
+        return _leaf_end(text, node.value[-1])
+    end = node.end_mark.index
+    if isinstance(node, ScalarNode) and node.style in ("|", ">"):
+        header = text[node.start_mark.index : line_end(text, node.start_mark.index)]
+        if "+" in header.split("#")[0]:
+            return end
+        # Trailing blank lines are not content unless the scalar keeps them.
+        position = end
+        while position > node.start_mark.index:
+            previous = line_start(text, position - 1)
+            if text[previous:position].strip():
+                break
+            position = previous
+        return position
+    if end > 0 and text[end - 1] == "\n":
+        return end
+    return line_end(text, end)
+
+
+def _dash_column(text: str, item: Node) -> int:
+    start = item.start_mark.index
+    position = start - 1
+    while position >= 0 and text[position] == " ":
+        position -= 1
+    if position >= 0 and text[position] == "-":
+        return position - line_start(text, position)
+    return item.start_mark.column
+
+
+def _triggers(on_value: Any) -> tuple[list[str], dict[str, Any]]:
+    if isinstance(on_value, str):
+        return [on_value], {on_value: None}
+    if isinstance(on_value, list):
+        names = [str(item) for item in on_value]
+        return names, {name: None for name in names}
+    if isinstance(on_value, dict):
+        return [str(key) for key in on_value], {str(key): value for key, value in on_value.items()}
+    return [], {}
+
+
+def _workflow_publishing_reasons(events: dict[str, Any]) -> list[str]:
+    reasons = []
+    if "release" in events:
+        reasons.append("runs on release events")
+    if "pull_request_target" in events:
+        reasons.append("runs on pull_request_target")
+    push = events.get("push")
+    if isinstance(push, dict):
+        if push.get("tags") is not None or push.get("tags-ignore") is not None:
+            reasons.append("runs on tag pushes")
+        branches = push.get("branches") or []
+        if isinstance(branches, list) and any("release" in str(branch).lower() for branch in branches):
+            reasons.append("runs on pushes to release branches")
+    return reasons
+
+
+def _locate(root: Node, path: list[Any]) -> tuple[int, int]:
+    node: Node | None = root
+    best = node_position(root)
+    for part in path:
+        if isinstance(node, MappingNode):
+            key_node = mapping_key_node(node, str(part))
+            node = mapping_get(node, str(part))
+            if key_node is not None:
+                best = node_position(key_node)
+        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            best = node_position(node)
+        else:
+            break
+    return best
+
+
+def _document(source: SourceFile) -> Node:
+    documents = compose_documents(source)
+    if len(documents) != 1:
+        raise InputError(
+            source.display_path,
+            1,
+            1,
+            f"expected one YAML document, found {len(documents)}; a workflow is a single document",
+        )
+    root = documents[0]
+    if not isinstance(root, MappingNode):
+        line, col = node_position(root)
+        raise InputError(
+            source.display_path, line, col, "the top level is not a mapping; a workflow starts with `on:` and `jobs:`"
+        )
+    return root
+
+
+def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
+    root = _document(source)
+    plain = to_plain(root)
+    jobs_node = mapping_get(root, "jobs")
+    if "jobs" not in plain or "on" not in plain or not isinstance(jobs_node, MappingNode):
+        raise InputError(
+            source.display_path,
+            1,
+            1,
+            "not a GitHub Actions workflow (no `on:` and `jobs:` mapping); pass a workflow file",
+        )
+    problem = schemas.first_schema_error(plain, schemas.GITHUB_WORKFLOW, lambda path: _locate(root, path))
+    if problem:
+        line, col, message = problem
+        raise InputError(
+            source.display_path,
+            line,
+            col,
+            f"does not match the GitHub workflow schema {message}; fix the workflow first",
+        )
+    trigger_names, events = _triggers(plain.get("on"))
+    workflow_reasons = _workflow_publishing_reasons(events)
+    parents = _count_parents(root)
+    text = source.text
+    workflow_defaults = ((plain.get("defaults") or {}).get("run") or {}) if isinstance(plain.get("defaults"), dict) else {}
+    indent_unit = 2
+    jobs_key = mapping_key_node(root, "jobs")
+    if jobs_node.value and jobs_key is not None and not jobs_node.flow_style:
+        indent_unit = max(1, jobs_node.value[0][0].start_mark.column - jobs_key.start_mark.column)
+    jobs = []
+    for job_key_node, job_node in jobs_node.value:
+        jobs.append(
+            _inspect_job(
+                source, repo, text, plain, job_key_node, job_node, parents, workflow_defaults, indent_unit
+            )
+        )
+    for job in jobs:
+        job.publishing_reasons = workflow_reasons + job.publishing_reasons
+    return WorkflowFacts(
+        path=source.display_path,
+        triggers=trigger_names,
+        publishing_reasons=workflow_reasons,
+        jobs=jobs,
+        newline=source.newline,
+        text=text,
+    )
+
+
+def _inspect_job(
+    source: SourceFile,
+    repo: RepoFacts,
+    text: str,
+    plain_workflow: dict[str, Any],
+    job_key_node: Node,
+    job_node: Node,
+    parents: dict[int, int],
+    workflow_defaults: dict[str, Any],
+    indent_unit: int,
+) -> JobFacts:
+    job_id = str(job_key_node.value)
+    line, col = node_position(job_key_node)
+    job_plain = to_plain(job_node) if isinstance(job_node, MappingNode) else {}
+    if not isinstance(job_plain, dict):
+        job_plain = {}
+    runs_on = job_plain.get("runs-on")
+    if isinstance(runs_on, dict):
+        runs_on = runs_on.get("labels") or runs_on.get("group")
+    runs_on_list = [str(item) for item in runs_on] if isinstance(runs_on, list) else ([str(runs_on)] if runs_on else [])
+    strategy = job_plain.get("strategy") if isinstance(job_plain.get("strategy"), dict) else {}
+    matrix = strategy.get("matrix") if isinstance(strategy.get("matrix"), dict) else {}
+    runs_on_list = _expand_matrix_values(runs_on_list, matrix)
+    container = job_plain.get("container")
+    container_image = container.get("image") if isinstance(container, dict) else container
+    job_defaults = job_plain.get("defaults") if isinstance(job_plain.get("defaults"), dict) else {}
+    run_defaults = job_defaults.get("run") if isinstance(job_defaults.get("run"), dict) else {}
+    working_directory = run_defaults.get("working-directory") or workflow_defaults.get("working-directory")
+    facts = JobFacts(
+        job_id=job_id,
+        line=line,
+        col=col,
+        name=str(job_plain.get("name")) if job_plain.get("name") is not None else None,
+        reusable="uses" in job_plain,
+        runs_on=runs_on_list,
+        matrix=matrix,
+        container_image=str(container_image) if container_image else None,
+        working_directory=str(working_directory) if working_directory else None,
+        go_reasons=[],
+        caches=[],
+        docker_builds=[],
+        steps=[],
+        editable=True,
+        not_editable_reason="",
+        indent_unit=indent_unit,
+    )
+    if facts.reusable:
+        return facts
+    if parents.get(id(job_node), 0) > 1:
+        facts.editable = False
+        facts.not_editable_reason = "the job is an alias or anchor shared with another place"
+    steps_node = mapping_get(job_node, "steps")
+    if steps_node is None:
+        return facts
+    if not isinstance(steps_node, SequenceNode):
+        facts.editable = False
+        facts.not_editable_reason = "`steps:` is not a sequence"
+        return facts
+    if steps_node.flow_style:
+        facts.editable = False
+        facts.not_editable_reason = "`steps:` is written in flow style ([...])"
+    elif parents.get(id(steps_node), 0) > 1:
+        facts.editable = False
+        facts.not_editable_reason = "`steps:` is an alias or anchor shared with another place"
+    steps_key = mapping_key_node(job_node, "steps")
+    facts.steps_line_start = line_start(text, steps_key.start_mark.index) if steps_key else 0
+    sets_up_go = False
+    for index, item in enumerate(steps_node.value):
+        step = _inspect_step(text, index, item, parents)
+        facts.steps.append(step)
+        if step.action == SETUP_GO:
+            sets_up_go = True
+    for index, step in enumerate(facts.steps[:-1]):
+        following = facts.steps[index + 1]
+        step.next_item_comment_start = leading_comment_start(
+            text, following.item_line_start, following.dash_column
+        )
+    image = (facts.container_image or "").lower()
+    container_has_go = bool(re.search(r"(^|/)golang(:|@|$)|(^|/)go(-|:)", image))
+    for step in facts.steps:
+        run = step.run or ""
+        if step.action == SETUP_GO:
+            _add_reason(facts, "uses actions/setup-go")
+        if step.action == LINT_ACTION:
+            _add_reason(facts, "uses golangci-lint-action")
+            step.needs_go = True
+        if step.action == "goreleaser/goreleaser-action":
+            _add_reason(facts, "uses goreleaser-action")
+            step.needs_go = True
+        if GO_COMMAND.search(run):
+            _add_reason(facts, "runs go commands")
+            step.needs_go = True
+        elif MAKE_COMMAND.search(run) and (sets_up_go or container_has_go):
+            _add_reason(facts, "runs make/task in a job that sets up Go")
+            step.needs_go = True
+        if step.action in PUBLISHER_ACTIONS or (
+            step.action == "docker/build-push-action" and str(step.inputs.get("push", "")).lower() == "true"
+        ):
+            reason = f"publishes with {step.action}"
+            if reason not in facts.publishing_reasons:
+                facts.publishing_reasons.append(reason)
+        if step.action == "docker/build-push-action":
+            facts.docker_builds.append(f"step {index_label(step)}: docker/build-push-action")
+        elif re.search(r"\bdocker\s+(buildx\s+)?build\b", run):
+            facts.docker_builds.append(f"step {index_label(step)}: docker build in a run script")
+        _record_cache(facts, step, text)
+    if container_has_go and facts.go_reasons:
+        _add_reason(facts, f"runs in container {facts.container_image}")
+    facts.already_patched = any(
+        step.step_id == DIRS_STEP_ID or (step.action or "").endswith("/ci-gocache") for step in facts.steps
+    )
+    facts.shell = "sh" if facts.container_image else "bash"
+    _resolve_modules(facts, repo, job_plain)
+    return facts
+
+
+def index_label(step: StepFacts) -> str:
+    return f"{step.index + 1} (line {step.line})"
+
+
+def _add_reason(facts: JobFacts, reason: str) -> None:
+    if reason not in facts.go_reasons:
+        facts.go_reasons.append(reason)
+
+
+def _expand_matrix_values(values: list[str], matrix: dict[str, Any]) -> list[str]:
+    expanded: list[str] = []
+    for value in values:
+        match = MATRIX_EXPRESSION.fullmatch(value.strip())
+        if match:
+            options = _matrix_values(matrix, match.group(1))
+            expanded.extend(str(option) for option in options) if options else expanded.append(value)
+        else:
+            expanded.append(value)
+    return expanded
+
+
+def _matrix_values(matrix: dict[str, Any], name: str) -> list[Any]:
+    values = list(matrix.get(name) or []) if isinstance(matrix.get(name), list) else []
+    for entry in matrix.get("include") or []:
+        if isinstance(entry, dict) and name in entry and entry[name] not in values:
+            values.append(entry[name])
+    return values
+
+
+def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int]) -> StepFacts:
+    line, _ = node_position(item)
+    plain = to_plain(item)
+    if not isinstance(plain, dict):
+        plain = {}
+    uses = plain.get("uses")
+    action, ref = _action_of(str(uses) if uses is not None else None)
+    inputs = plain.get("with") if isinstance(plain.get("with"), dict) else {}
+    run = plain.get("run")
+    shared = parents.get(id(item), 0) > 1
+    step = StepFacts(
+        index=index,
+        line=line,
+        step_id=str(plain["id"]) if plain.get("id") is not None else None,
+        name=str(plain["name"]) if plain.get("name") is not None else None,
+        uses=str(uses) if uses is not None else None,
+        action=action,
+        ref=ref,
+        run=str(run) if run is not None else None,
+        working_directory=str(plain["working-directory"]) if plain.get("working-directory") else None,
+        inputs=inputs,
+        needs_go=False,
+        shared=shared,
+        flow=bool(getattr(item, "flow_style", False)),
+        item_line_start=line_start(text, item.start_mark.index),
+        dash_column=_dash_column(text, item),
+        key_column=item.start_mark.column,
+        content_end=_leaf_end(text, item) if not shared else 0,
+    )
+    if isinstance(item, MappingNode) and not shared:
+        with_node = mapping_get(item, "with")
+        with_key = mapping_key_node(item, "with")
+        uses_node = mapping_get(item, "uses")
+        if uses_node is not None and uses_node.start_mark.line == uses_node.end_mark.line:
+            step.uses_line_end = line_end(text, uses_node.end_mark.index)
+        if with_node is not None and with_key is not None:
+            info: dict[str, Any] = {
+                "flow": bool(getattr(with_node, "flow_style", False)),
+                "mapping": isinstance(with_node, MappingNode),
+                "shared": parents.get(id(with_node), 0) > 1,
+                "value_start": with_node.start_mark.index,
+                "key_column": with_key.start_mark.column,
+                "keys": {},
+            }
+            if isinstance(with_node, MappingNode):
+                info["empty"] = not with_node.value
+                if with_node.value:
+                    first_key = with_node.value[0][0]
+                    info["child_column"] = first_key.start_mark.column
+                    info["first_key_line_start"] = line_start(text, first_key.start_mark.index)
+                for key_node, value_node in with_node.value:
+                    if isinstance(key_node, ScalarNode):
+                        info["keys"][key_node.value] = (
+                            value_node.start_mark.index,
+                            value_node.end_mark.index,
+                            isinstance(value_node, ScalarNode),
+                        )
+            step.with_info = info
+    return step
+
+
+def _record_cache(facts: JobFacts, step: StepFacts, text: str) -> None:
+    if step.action == SETUP_GO:
+        major = _major_version(step.ref) or _major_version(_pinned_version_comment(text, step.item_line_start))
+        setting = step.inputs.get("cache")
+        default_on = major is None or major >= 4
+        enabled = (str(setting).lower() == "true") if setting is not None else default_on
+        if enabled:
+            facts.caches.append(
+                CacheUse("setup-go", step.index, step.line, "setup-go's built-in cache"
+                         + (" (on by default)" if setting is None else ""))
+            )
+    elif step.action in ("actions/cache", "actions/cache/restore", "actions/cache/save"):
+        paths = [line.strip() for line in str(step.inputs.get("path", "")).splitlines() if line.strip()]
+        go_paths = [path for path in paths if any(hint in path.lower() for hint in GO_CACHE_PATH_HINTS)]
+        if go_paths:
+            facts.caches.append(
+                CacheUse(
+                    step.action,
+                    step.index,
+                    step.line,
+                    f"{step.action}@{step.ref} of {', '.join(paths)} keyed on {step.inputs.get('key', '?')}",
+                    go_paths_only=len(go_paths) == len(paths),
+                )
+            )
+    elif step.action == LINT_ACTION:
+        major = _major_version(step.ref) or _major_version(_pinned_version_comment(text, step.item_line_start))
+        if str(step.inputs.get("skip-cache", "")).lower() == "true":
+            return
+        if major is not None and 2 <= major <= 4:
+            facts.caches.append(
+                CacheUse("golangci-lint", step.index, step.line, "golangci-lint-action caches Go modules and build cache")
+            )
+        else:
+            facts.caches.append(
+                CacheUse("golangci-lint", step.index, step.line, "golangci-lint-action caches its own results only")
+            )
+    elif step.action and step.action.split("/")[-1] == "ci-gocache":
+        facts.caches.append(CacheUse("ci-gocache", step.index, step.line, "ci-gocache action"))
+
+
+# ---------------------------------------------------------------- module directories
+
+
+def _resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any]) -> None:
+    """Which go.sum files this job builds, as hashFiles() arguments relative to the workspace."""
+    checkout_prefix = ""
+    checkouts = [step for step in facts.steps if step.action == "actions/checkout"]
+    own_checkouts = [step for step in checkouts if not step.inputs.get("repository")]
+    if len(own_checkouts) == 1 and own_checkouts[0].inputs.get("path"):
+        checkout_prefix = keys._normal(str(own_checkouts[0].inputs["path"]))
+
+    def repo_relative(directory: str) -> str | None:
+        cleaned = keys._normal(directory.strip().removeprefix("./"))
+        if cleaned.startswith("${{ github.workspace }}"):
+            cleaned = keys._normal(cleaned[len("${{ github.workspace }}") :].lstrip("/"))
+        if checkout_prefix:
+            if cleaned == checkout_prefix or cleaned.startswith(checkout_prefix + "/"):
+                cleaned = keys._normal(cleaned[len(checkout_prefix) :].lstrip("/"))
+            else:
+                return None
+        if cleaned.startswith(("/", "..")) or cleaned.startswith("$"):
+            return None
+        return cleaned
+
+    directories: list[str] = []
+    for step in facts.steps:
+        candidates: list[str] = []
+        if step.needs_go:
+            base = step.working_directory or facts.working_directory or ""
+            candidates.append(base)
+            for match in CD_COMMAND.finditer(step.run or ""):
+                target = match.group(1).strip("'\"")
+                candidates.append(f"{base}/{target}" if base and not target.startswith("/") else target)
+            if step.action == LINT_ACTION and step.inputs.get("working-directory"):
+                candidates.append(str(step.inputs["working-directory"]))
+        if step.action == SETUP_GO:
+            for input_name in ("go-version-file", "cache-dependency-path"):
+                value = step.inputs.get(input_name)
+                if isinstance(value, str) and value.strip() and "\n" not in value.strip() and "*" not in value:
+                    candidates.append(value.strip().rsplit("/", 1)[0] if "/" in value else "")
+        for candidate in candidates:
+            if candidate not in directories:
+                directories.append(candidate)
+    if not directories:
+        directories.append(facts.working_directory or "")
+
+    hash_arguments: list[str] = []
+    sum_files: list[str] = []
+    unknown = False
+    for directory in directories:
+        if MATRIX_EXPRESSION.search(directory) or EXPRESSION.search(directory):
+            arguments, files = _matrix_directory_arguments(directory, facts.matrix, repo, repo_relative, checkout_prefix)
+            if arguments is None:
+                unknown = True
+                continue
+            hash_arguments.extend(argument for argument in arguments if argument not in hash_arguments)
+            sum_files.extend(file for file in files if file not in sum_files)
+            continue
+        relative = repo_relative(directory)
+        if relative is None:
+            unknown = True
+            continue
+        for file in keys.sum_files_for_directories(repo.root, [relative]):
+            if file not in sum_files:
+                sum_files.append(file)
+                hash_arguments.append(_quote(_workspace_path(checkout_prefix, file)))
+    if not sum_files and not hash_arguments:
+        unknown = True
+    if unknown and not hash_arguments:
+        hash_arguments = [_quote(_workspace_path(checkout_prefix, "**/go.sum")), _quote(_workspace_path(checkout_prefix, "**/go.work.sum"))]
+    facts.module_directories = directories
+    facts.sum_files = sorted(sum_files)
+    facts.hash_arguments = hash_arguments
+
+
+def _workspace_path(prefix: str, relative: str) -> str:
+    return f"{prefix}/{relative}" if prefix else relative
+
+
+def _quote(literal: str) -> str:
+    return "'" + literal.replace("'", "''") + "'"
+
+
+def _matrix_directory_arguments(
+    directory: str,
+    matrix: dict[str, Any],
+    repo: RepoFacts,
+    repo_relative: Any,
+    checkout_prefix: str,
+) -> tuple[list[str] | None, list[str]]:
+    """hashFiles arguments for a directory such as `services/${{ matrix.service }}`."""
+    names = MATRIX_EXPRESSION.findall(directory)
+    if len(names) != 1 or EXPRESSION.sub("", MATRIX_EXPRESSION.sub("", directory)) != MATRIX_EXPRESSION.sub("", directory):
+        return None, []
+    name = names[0]
+    values = _matrix_values(matrix, name)
+    if not values or not all(isinstance(value, (str, int, float)) for value in values):
+        return None, []
+    template = MATRIX_EXPRESSION.sub("{0}", directory)
+    files: list[str] = []
+    every_value_has_go_sum = True
+    for value in values:
+        relative = repo_relative(template.replace("{0}", str(value)))
+        if relative is None:
+            return None, []
+        found = keys.sum_files_for_directories(repo.root, [relative])
+        own_sum = f"{relative}/go.sum" if relative else "go.sum"
+        if found != [own_sum]:
+            every_value_has_go_sum = False
+        files.extend(found)
+    if every_value_has_go_sum:
+        relative_template = repo_relative(template.replace("{0}", "\x00"))
+        if relative_template is None:
+            return None, []
+        pattern = _workspace_path(checkout_prefix, f"{relative_template}/go.sum" if relative_template else "go.sum")
+        pattern = pattern.replace("{", "{{").replace("}", "}}").replace("\x00", "{0}")
+        return [f"format({_quote(pattern)}, matrix.{name})"], files
+    unique = sorted(set(files))
+    return [_quote(_workspace_path(checkout_prefix, file)) for file in unique], unique
+
+
+# ---------------------------------------------------------------- planning
+
+
+@dataclass
+class _Layout:
+    dash_column: int
+    key_column: int
+    unit: int
+    newline: str
+
+    def step(self, entries: list[tuple[str, Any]]) -> list[str]:
+        """Lines of one step; values are strings, or lists of strings for block scalars,
+        or dicts for nested mappings."""
+        lines: list[str] = []
+        first = True
+        for key, value in entries:
+            prefix = " " * self.dash_column + "-" + " " * (self.key_column - self.dash_column - 1) if first else " " * self.key_column
+            first = False
+            lines.extend(self._entry(prefix, key, value, self.key_column))
+        return lines
+
+    def _entry(self, prefix: str, key: str, value: Any, column: int) -> list[str]:
+        if isinstance(value, dict):
+            lines = [f"{prefix}{key}:"]
+            for child_key, child_value in value.items():
+                lines.extend(self._entry(" " * (column + self.unit), child_key, child_value, column + self.unit))
+            return lines
+        if isinstance(value, list):
+            lines = [f"{prefix}{key}: |"]
+            lines.extend(" " * (column + self.unit) + item if item else "" for item in value)
+            return lines
+        return [f"{prefix}{key}: {value}"]
+
+
+def save_condition(policy: str) -> str | None:
+    if policy == "default-branch":
+        return "github.event_name == 'push' && github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+    if policy == "push":
+        return "github.event_name == 'push' && startsWith(github.ref, 'refs/heads/')"
+    if policy == "always":
+        return (
+            "github.event_name != 'pull_request' && github.event_name != 'pull_request_target'"
+            " && !startsWith(github.ref, 'refs/tags/')"
+        )
+    return None
+
+
+def _policy_can_save(policy: str, triggers: list[str]) -> bool:
+    if policy == "never":
+        return False
+    if "workflow_call" in triggers:
+        return True
+    if policy in ("default-branch", "push"):
+        return "push" in triggers
+    return any(trigger not in ("pull_request", "pull_request_target") for trigger in triggers)
+
+
+def matrix_key_parts(matrix: dict[str, Any]) -> list[str]:
+    """`${{ matrix.X }}` for each matrix dimension, so matrix jobs do not share a build cache."""
+    names: list[str] = []
+    for name, values in matrix.items():
+        if name in ("include", "exclude"):
+            continue
+        names.append(name)
+    for entry in matrix.get("include") or []:
+        if isinstance(entry, dict):
+            for name in entry:
+                if name not in names:
+                    names.append(name)
+    parts: list[str] = []
+    for name in names:
+        sample = _matrix_values(matrix, name)
+        if sample and all(isinstance(value, dict) for value in sample):
+            subkeys: list[str] = []
+            for value in sample:
+                for subkey, subvalue in value.items():
+                    if not isinstance(subvalue, (dict, list)) and subkey not in subkeys:
+                        subkeys.append(subkey)
+            parts.extend(f"${{{{ matrix.{name}.{subkey} }}}}" for subkey in subkeys)
+        elif isinstance(matrix.get(name), str) and EXPRESSION.search(matrix[name]):
+            parts.append(f"${{{{ join(matrix.{name}, '_') }}}}")
+        else:
+            parts.append(f"${{{{ matrix.{name} }}}}")
+    return parts
+
+
+def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
+    sums = "${{ hashFiles(" + ", ".join(job.hash_arguments) + ") }}"
+    return keys.KeyParts(
+        prefix=options.key_prefix,
+        os_name="${{ runner.os }}",
+        arch="${{ runner.arch }}",
+        sums_digest=sums,
+        go_version=f"${{{{ steps.{DIRS_STEP_ID}.outputs.go-version }}}}",
+        job="${{ github.job }}",
+        extra=tuple(matrix_key_parts(job.matrix)),
+        run="${{ github.run_id }}-${{ github.run_attempt }}",
+    )
+
+
+def _first_cache_user(job: JobFacts) -> int | None:
+    """Index of the step the caches must come before, or None if there is none."""
+    lower = 0
+    for step in job.steps:
+        if step.action in (SETUP_GO, "actions/checkout"):
+            lower = max(lower, step.index + 1)
+    for step in job.steps[lower:]:
+        if step.needs_go:
+            return step.index
+    return None
+
+
+def plan(facts: WorkflowFacts, options: PatchOptions) -> FilePlan:
+    result = FilePlan()
+    for job in facts.jobs:
+        _plan_job(facts, job, options, result)
+    return result
+
+
+def _skip(result: FilePlan, facts: WorkflowFacts, job: JobFacts, outcome: str, reason: str) -> None:
+    result.jobs.append(JobOutcome(job.job_id, job.line, outcome, reason))
+    if outcome == "skipped":
+        result.notices.append(Notice(facts.path, job.line, job.col, f"job {job.job_id!r} left unchanged: {reason}"))
+
+
+def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result: FilePlan) -> None:
+    if job.reusable:
+        return _skip(result, facts, job, "reusable", "calls a reusable workflow")
+    if not job.is_go:
+        return _skip(result, facts, job, "not-go", "does not build Go")
+    if job.already_patched:
+        return _skip(result, facts, job, "already-cached", "already has ci-gocache caching")
+    if not job.editable:
+        return _skip(result, facts, job, "skipped", f"{job.not_editable_reason}; it cannot be edited safely")
+    target_index = _first_cache_user(job)
+    if target_index is None:
+        return _skip(result, facts, job, "skipped", "no step that needs Go comes after setup-go and checkout")
+    for step in job.steps:
+        if step.shared:
+            return _skip(result, facts, job, "skipped", f"step {index_label(step)} is an alias; it cannot be edited safely")
+        if step.flow and step.action in (SETUP_GO, LINT_ACTION):
+            return _skip(result, facts, job, "skipped", f"step {index_label(step)} is written in flow style; set its cache input yourself")
+    replaced: list[StepFacts] = []
+    for cache in job.caches:
+        if cache.kind.startswith("actions/cache"):
+            if not cache.go_paths_only:
+                return _skip(
+                    result,
+                    facts,
+                    job,
+                    "skipped",
+                    f"step at line {cache.line} caches Go and other paths together; split it, then run again",
+                )
+            replaced.append(job.steps[cache.step_index])
+    edits: list[Edit] = []
+    text = facts.text
+    newline = facts.newline
+    for step in job.steps:
+        if step.action == SETUP_GO:
+            major = _major_version(step.ref) or _major_version(_pinned_version_comment(text, step.item_line_start))
+            if major is not None and major < 3:
+                continue
+            if major == 3 and "cache" not in step.inputs:
+                continue
+            edit = _set_inputs(text, newline, job, step, {"cache": "false"})
+            if edit is None:
+                return _skip(result, facts, job, "skipped", f"cannot set `cache: false` on setup-go at line {step.line}")
+            edits.extend(edit)
+        elif step.action == LINT_ACTION and any(c.kind == "golangci-lint" and "modules" in c.detail and c.step_index == step.index for c in job.caches):
+            edit = _set_inputs(text, newline, job, step, {"skip-pkg-cache": "true", "skip-build-cache": "true"})
+            if edit is None:
+                return _skip(result, facts, job, "skipped", f"cannot turn off golangci-lint-action's Go caches at line {step.line}")
+            edits.extend(edit)
+    module_step_id = MODULE_STEP_ID
+    for step in replaced:
+        if step.step_id and step.action != "actions/cache/save" and re.search(
+            rf"steps\.{re.escape(step.step_id)}\.", text
+        ):
+            module_step_id = step.step_id
+    publishing = bool(job.publishing_reasons)
+    can_save = not publishing and _policy_can_save(options.save_on, facts.triggers)
+    target = job.steps[target_index]
+    layout = _Layout(target.dash_column, target.key_column, job.indent_unit, newline)
+    if options.style == "action":
+        restore_lines, save_lines = _action_style_lines(job, options, layout, can_save)
+    else:
+        restore_lines, save_lines = _steps_style_lines(job, options, layout, module_step_id, can_save)
+    insert_at = leading_comment_start(text, target.item_line_start, target.dash_column)
+    blank_separated = target.index > 0 and _previous_line_blank(text, insert_at)
+    block = _join_steps(restore_lines, newline, blank_separated)
+    edits.append(Edit(insert_at, insert_at, block, f"cache restore steps for job {job.job_id}"))
+    for step in replaced:
+        start = leading_comment_start(text, step.item_line_start, step.dash_column)
+        end = step.next_item_comment_start if step.next_item_comment_start is not None else step.content_end
+        edits.append(Edit(start, end, "", f"replace hand-written Go cache in job {job.job_id}"))
+    if save_lines:
+        last = job.steps[-1]
+        position = last.content_end
+        if last in replaced:
+            position = max(position, last.content_end)
+        prefix = "" if position == 0 or text[position - 1] == "\n" else newline
+        block = _join_steps(save_lines, newline, blank_separated, leading_blank=blank_separated)
+        if position == len(text) and not text.endswith("\n"):
+            block = block[: -len(newline)]
+        edits.append(Edit(position, position, prefix + block, f"cache save steps for job {job.job_id}"))
+    result.edits.extend(edits)
+    reason_parts = []
+    if replaced:
+        reason_parts.append("replaced " + ", ".join(f"step at line {step.line}" for step in replaced))
+    if publishing:
+        reason_parts.append("restore only: " + "; ".join(job.publishing_reasons))
+    elif not can_save:
+        reason_parts.append(f"restore only: the workflow's triggers never match --save-on {options.save_on}")
+    result.jobs.append(JobOutcome(job.job_id, job.line, "patched", "; ".join(reason_parts)))
+
+
+def _previous_line_blank(text: str, offset: int) -> bool:
+    if offset == 0:
+        return False
+    previous = line_start(text, offset - 1)
+    return not text[previous:offset].strip()
+
+
+def _join_steps(steps: list[list[str]], newline: str, blank_separated: bool, leading_blank: bool = False) -> str:
+    pieces = []
+    for index, lines in enumerate(steps):
+        if blank_separated and (index > 0 or leading_blank):
+            pieces.append(newline)
+        pieces.append("".join(line + newline for line in lines))
+    if blank_separated and not leading_blank:
+        pieces.append(newline)
+    return "".join(pieces)
+
+
+def _steps_style_lines(
+    job: JobFacts, options: PatchOptions, layout: _Layout, module_step_id: str, can_save: bool
+) -> tuple[list[list[str]], list[list[str]]]:
+    parts = _expression_parts(job, options)
+    dirs = f"steps.{DIRS_STEP_ID}.outputs"
+    restore = pinned_uses("actions/cache/restore")
+    save = pinned_uses("actions/cache/save")
+    locate = layout.step(
+        [
+            ("name", "Locate Go caches"),
+            ("id", DIRS_STEP_ID),
+            ("shell", job.shell),
+            (
+                "run",
+                [
+                    "{",
+                    '  echo "module-cache=$(go env GOMODCACHE)"',
+                    '  echo "build-cache=$(go env GOCACHE)"',
+                    '  echo "go-version=$(go env GOVERSION)"',
+                    '} >> "$GITHUB_OUTPUT"',
+                ],
+            ),
+        ]
+    )
+    module = layout.step(
+        [
+            ("name", "Restore Go module cache"),
+            ("id", module_step_id),
+            ("uses", restore),
+            (
+                "with",
+                {
+                    "path": f"${{{{ {dirs}.module-cache }}}}",
+                    "key": keys.module_cache_key(parts),
+                    "restore-keys": keys.module_restore_keys(parts),
+                },
+            ),
+        ]
+    )
+    build = layout.step(
+        [
+            ("name", "Restore Go build cache"),
+            ("id", BUILD_STEP_ID),
+            ("uses", restore),
+            (
+                "with",
+                {
+                    "path": f"${{{{ {dirs}.build-cache }}}}",
+                    "key": keys.build_cache_key(parts),
+                    "restore-keys": keys.build_restore_keys(parts),
+                },
+            ),
+        ]
+    )
+    saves: list[list[str]] = []
+    condition = save_condition(options.save_on)
+    if can_save and condition:
+        saves.append(
+            layout.step(
+                [
+                    ("name", "Save Go module cache"),
+                    (
+                        "if",
+                        f"${{{{ !cancelled() && steps.{module_step_id}.outputs.cache-hit != 'true'"
+                        f" && steps.{module_step_id}.outputs.cache-primary-key != '' && {condition} }}}}",
+                    ),
+                    ("uses", save),
+                    (
+                        "with",
+                        {
+                            "path": f"${{{{ {dirs}.module-cache }}}}",
+                            "key": f"${{{{ steps.{module_step_id}.outputs.cache-primary-key }}}}",
+                        },
+                    ),
+                ]
+            )
+        )
+        saves.append(
+            layout.step(
+                [
+                    ("name", "Save Go build cache"),
+                    (
+                        "if",
+                        f"${{{{ !cancelled() && steps.{BUILD_STEP_ID}.outputs.cache-primary-key != '' && {condition} }}}}",
+                    ),
+                    ("uses", save),
+                    (
+                        "with",
+                        {
+                            "path": f"${{{{ {dirs}.build-cache }}}}",
+                            "key": f"${{{{ steps.{BUILD_STEP_ID}.outputs.cache-primary-key }}}}",
+                        },
+                    ),
+                ]
+            )
+        )
+    return [locate, module, build], saves
+
+
+def _action_style_lines(
+    job: JobFacts, options: PatchOptions, layout: _Layout, can_save: bool
+) -> tuple[list[list[str]], list[list[str]]]:
+    """`uses:` lines for the ci-gocache action (see action.yml) instead of raw cache steps."""
+    reference = f"{options.action_repository}@{options.action_ref}"
+    if options.action_version:
+        reference += f" # {options.action_version}"
+    inputs: dict[str, Any] = {"modules": [argument.strip("'") for argument in job.hash_arguments if argument.startswith("'")] or [""]}
+    inputs["key-prefix"] = options.key_prefix
+    extra = matrix_key_parts(job.matrix)
+    if extra:
+        inputs["extra-key-parts"] = extra
+    policy = "never" if not can_save else ("auto" if options.save_on == "default-branch" else "always")
+    inputs["save"] = policy
+    restore = layout.step([("name", "Restore Go caches"), ("id", ACTION_STEP_ID), ("uses", reference), ("with", inputs)])
+    saves: list[list[str]] = []
+    if can_save:
+        save_reference = f"{options.action_repository}/save@{options.action_ref}"
+        if options.action_version:
+            save_reference += f" # {options.action_version}"
+        saves.append(layout.step([("name", "Save Go caches"), ("if", "${{ !cancelled() }}"), ("uses", save_reference)]))
+    return [restore], saves
+
+
+def _set_inputs(
+    text: str, newline: str, job: JobFacts, step: StepFacts, values: dict[str, str]
+) -> list[Edit] | None:
+    """Edits that make `with:` of a step hold these inputs, changing as little as possible."""
+    info = step.with_info
+    edits: list[Edit] = []
+    if info:
+        if info.get("shared") or not info.get("mapping"):
+            return None
+        missing = {}
+        for name, value in values.items():
+            if name in info["keys"]:
+                start, end, is_scalar = info["keys"][name]
+                if not is_scalar:
+                    return None
+                if text[start:end].strip("'\"").lower() != value:
+                    edits.append(Edit(start, end, value, f"set {name}: {value}"))
+            else:
+                missing[name] = value
+        if not missing:
+            return edits
+        if info["flow"]:
+            start = info["value_start"]
+            body = ", ".join(f"{name}: {value}" for name, value in missing.items())
+            if info.get("empty"):
+                close = text.index("}", start)
+                edits.append(Edit(start, close + 1, "{" + body + "}", "flow with"))
+            else:
+                edits.append(Edit(start + 1, start + 1, body + ", ", "flow with"))
+            return edits
+        if info.get("empty"):
+            return None
+        column = info["child_column"]
+        insert_at = leading_comment_start(text, info["first_key_line_start"], column)
+        lines = "".join(" " * column + f"{name}: {value}" + newline for name, value in missing.items())
+        edits.append(Edit(insert_at, insert_at, lines, "add with inputs"))
+        return edits
+    if not step.uses_line_end or step.flow:
+        return None
+    column = step.key_column
+    lines = " " * column + "with:" + newline
+    lines += "".join(" " * (column + job.indent_unit) + f"{name}: {value}" + newline for name, value in values.items())
+    position = step.uses_line_end
+    prefix = "" if text[position - 1] == "\n" else newline
+    if position == len(text) and not text.endswith("\n"):
+        lines = lines[: -len(newline)]
+    edits.append(Edit(position, position, prefix + lines, "add with"))
+    return edits
+
+
+# ---------------------------------------------------------------- verification
+
+
+OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, ACTION_STEP_ID}
+TOUCHED_INPUTS = {SETUP_GO: ("cache",), LINT_ACTION: ("skip-pkg-cache", "skip-build-cache")}
+
+
+def _normalised(document: dict[str, Any], drop: dict[str, set[int]], ours: bool) -> dict[str, Any]:
+    """The workflow without the steps we add or replace and without the inputs we touch."""
+    import copy
+
+    result = copy.deepcopy(document)
+    for job_id, job in (result.get("jobs") or {}).items():
+        if not isinstance(job, dict) or not isinstance(job.get("steps"), list):
+            continue
+        kept = []
+        for index, step in enumerate(job["steps"]):
+            if not isinstance(step, dict):
+                kept.append(step)
+                continue
+            if not ours and index in drop.get(job_id, set()):
+                continue
+            if ours and _is_our_step(step):
+                continue
+            action, _ = _action_of(str(step.get("uses")) if step.get("uses") else None)
+            if action in TOUCHED_INPUTS and isinstance(step.get("with"), dict):
+                for name in TOUCHED_INPUTS[action]:
+                    step["with"].pop(name, None)
+                if not step["with"]:
+                    step.pop("with")
+            kept.append(step)
+        job["steps"] = kept
+    return result
+
+
+def _is_our_step(step: dict[str, Any]) -> bool:
+    if step.get("id") in OUR_STEP_IDS:
+        return True
+    uses = str(step.get("uses") or "")
+    with_inputs = step.get("with") if isinstance(step.get("with"), dict) else {}
+    if uses.startswith("actions/cache/") and f"steps.{DIRS_STEP_ID}." in str(with_inputs.get("path", "")):
+        return True
+    return step.get("name") in {"Restore Go caches", "Save Go caches"} and "ci-gocache" in uses
+
+
+def verify(source: SourceFile, facts: WorkflowFacts, new_text: str, options: PatchOptions) -> None:
+    """Parse the patched text again and check it before anything is written."""
+    from ci_gocache.sourcefile import SourceFile as _Source
+
+    patched = _Source(
+        path=source.path,
+        display_path=source.display_path,
+        text=new_text,
+        has_bom=source.has_bom,
+        newline=source.newline,
+        mode=source.mode,
+    )
+    try:
+        root = _document(patched)
+    except InputError as error:
+        raise InputError(source.display_path, error.line, error.col, f"internal error, the patch would break the file: {error.message}") from None
+    new_plain = to_plain(root)
+    problem = schemas.first_schema_error(new_plain, schemas.GITHUB_WORKFLOW, lambda path: _locate(root, path))
+    if problem:
+        line, col, message = problem
+        raise InputError(source.display_path, line, col, f"internal error, the patched workflow fails the schema {message}")
+    original_plain = to_plain(_document(source))
+    replaced: dict[str, set[int]] = {}
+    for job in facts.jobs:
+        for cache in job.caches:
+            if cache.kind.startswith("actions/cache"):
+                replaced.setdefault(job.job_id, set()).add(cache.step_index)
+    original_ours = {
+        job_id: {index for index, step in enumerate(job.get("steps") or []) if isinstance(step, dict) and _is_our_step(step)}
+        for job_id, job in (original_plain.get("jobs") or {}).items()
+        if isinstance(job, dict)
+    }
+    for job_id, indices in original_ours.items():
+        replaced.setdefault(job_id, set()).update(indices)
+    if _normalised(original_plain, replaced, ours=False) != _normalised(new_plain, {}, ours=True):
+        raise InputError(
+            source.display_path, 1, 1, "internal error: the patch changed more than the cache steps; nothing was written"
+        )
+
+
+# ---------------------------------------------------------------- description
+
+
+def describe(facts: WorkflowFacts) -> dict[str, Any]:
+    return {
+        "path": facts.path,
+        "kind": "github-workflow",
+        "triggers": facts.triggers,
+        "publishing": facts.publishing_reasons,
+        "jobs": [
+            {
+                "id": job.job_id,
+                "line": job.line,
+                "name": job.name,
+                "builds_go": job.is_go,
+                "why": job.go_reasons,
+                "reusable_workflow": job.reusable,
+                "runs_on": job.runs_on,
+                "matrix": list(job.matrix.keys()),
+                "container": job.container_image,
+                "working_directory": job.working_directory,
+                "module_directories": job.module_directories if job.is_go else [],
+                "go_sum_files": job.sum_files if job.is_go else [],
+                "caches": [asdict(cache) for cache in job.caches],
+                "docker_builds": job.docker_builds,
+                "publishing": job.publishing_reasons,
+                "ci_gocache": job.already_patched,
+            }
+            for job in facts.jobs
+        ],
+    }
