@@ -1,0 +1,80 @@
+"""The machine-readable run record: one JSON line per cache per job, written to the job log.
+
+The action prints `format_record(...)` once for each cache it restores and saves; `ci-gocache
+report` finds those lines again in downloaded job logs with `parse_records`. A log line is the
+one channel every CI keeps with the run and serves back through its API (GitHub run logs,
+GitLab job traces), unlike artifacts or step summaries. Standard library only: the action runs
+this file straight from its checkout.
+
+Line format (the marker, one space, compact JSON with sorted keys, ASCII only):
+
+    ci-gocache-record: {"cache":"mod","hit":"exact","key":"...","v":1,...}
+
+Fields (all optional but `cache` and `hit`; unknown fields are kept, so new ones can be added):
+
+    v                 int    record format version, 1 (added when missing)
+    cache             str    "mod" (module cache) or "build" (build cache)
+    hit               str    "exact", "partial" or "miss"
+    key               str    the primary key asked for
+    restore_keys      list   the restore-key prefixes, in order
+    matched_key       str    the key actually restored ("" on a miss)
+    restore_seconds   float  time the restore took
+    size_bytes        int    size of the restored (or saved) cache archive
+    saved             bool   whether this run uploaded the cache
+    save_seconds      float  time the save took
+    trimmed_entries   int    build-cache entries dropped before saving
+    trimmed_bytes     int    bytes dropped before saving
+    job               str    job id (GITHUB_JOB / CI_JOB_NAME)
+    workflow          str    workflow name
+    run_id            str    run id (GITHUB_RUN_ID / CI_PIPELINE_ID)
+    ref               str    the git ref the run was for
+    os, arch          str    runner OS and architecture
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+RECORD_MARKER = "ci-gocache-record:"
+RECORD_VERSION = 1
+HIT_KINDS = ("exact", "partial", "miss")
+
+# Job logs may colour or timestamp a line; GitLab traces carry section markers and ANSI codes.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+def format_record(record: dict[str, Any]) -> str:
+    """The log line for one record, without a trailing newline. Raises TypeError for non-JSON values."""
+    body = dict(record)
+    body.setdefault("v", RECORD_VERSION)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return f"{RECORD_MARKER} {text}"
+
+
+def parse_records(log_text: str) -> list[dict[str, Any]]:
+    """Every record found in a log, in order. Lines that merely mention the marker are skipped."""
+    return [record for _line_number, record in iter_records(log_text)]
+
+
+def iter_records(log_text: str) -> list[tuple[int, dict[str, Any]]]:
+    """(1-based line number, record) for every well-formed record line in a log."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    # Split on newlines only: GitLab traces put `\r` inside a line to redraw it.
+    for line_number, raw_line in enumerate(log_text.split("\n"), start=1):
+        if RECORD_MARKER not in raw_line:
+            continue
+        line = _ANSI.sub("", raw_line)
+        position = line.find(RECORD_MARKER)
+        if position < 0:
+            continue
+        payload = line[position + len(RECORD_MARKER):].strip()
+        # The shell echo of the command (`echo "ci-gocache-record: $json"`) is not JSON: skip it.
+        try:
+            record = json.loads(payload)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            found.append((line_number, record))
+    return found
