@@ -1092,7 +1092,10 @@ def _set_inputs(
                 close = text.index("}", start)
                 edits.append(Edit(start, close + 1, "{" + body + "}", "flow with"))
             else:
-                edits.append(Edit(start + 1, start + 1, body + ", ", "flow with"))
+                first_key = start + 1
+                while text[first_key] in " \t":
+                    first_key += 1
+                edits.append(Edit(first_key, first_key, body + ", ", "flow with"))
             return edits
         if info.get("empty"):
             return None
