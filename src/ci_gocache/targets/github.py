@@ -1141,6 +1141,10 @@ def _normalised(document: dict[str, Any], drop: dict[str, set[int]], ours: bool)
                 continue
             if ours and _is_our_step(step):
                 continue
+            if isinstance(step.get("run"), str):
+                # A block scalar at the very end of a file without a final newline gains one
+                # when steps are appended after it; a shell does not see the difference.
+                step["run"] = step["run"].rstrip("\n")
             action, _ = _action_of(str(step.get("uses")) if step.get("uses") else None)
             if action in TOUCHED_INPUTS and isinstance(step.get("with"), dict):
                 for name in TOUCHED_INPUTS[action]:

@@ -1,0 +1,88 @@
+"""keys.py: the shared key layout, go.sum discovery (go.work included) and hashFiles digests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ci_gocache import keys
+
+
+def _module(root: Path, directory: str, with_sum: bool = True) -> None:
+    path = root / directory
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "go.mod").write_text(f"module example.com/{directory or 'root'}\n\ngo 1.22\n")
+    if with_sum:
+        (path / "go.sum").write_text(f"sum of {directory}\n")
+
+
+def test_module_key_and_restore_key_share_a_prefix():
+    parts = keys.KeyParts(prefix="p", os_name="Linux", arch="X64", sums_digest="abc")
+    assert keys.module_cache_key(parts) == "p-Linux-X64-gomod-abc"
+    assert keys.module_restore_keys(parts) == ["p-Linux-X64-gomod-"]
+    assert keys.module_cache_key(parts).startswith(keys.module_restore_keys(parts)[0])
+
+
+def test_build_key_scopes_by_go_version_job_and_matrix_and_ends_per_run():
+    parts = keys.KeyParts("p", "Linux", "X64", "abc", go_version="go1.23.1", job="test", extra=("1.23", "amd64"), run="42-1")
+    assert keys.build_cache_key(parts) == "p-Linux-X64-gobuild-go1.23.1-test-1.23-amd64-abc-42-1"
+    assert keys.build_restore_keys(parts) == [
+        "p-Linux-X64-gobuild-go1.23.1-test-1.23-amd64-abc-",
+        "p-Linux-X64-gobuild-go1.23.1-test-1.23-amd64-",
+    ]
+    other_job = keys.KeyParts("p", "Linux", "X64", "abc", go_version="go1.23.1", job="lint", run="42-1")
+    assert not keys.build_cache_key(other_job).startswith(keys.build_restore_keys(parts)[1])
+
+
+def test_sum_files_follow_go_work(tmp_path: Path):
+    _module(tmp_path, "a")
+    _module(tmp_path, "b")
+    _module(tmp_path, "unused")
+    (tmp_path / "go.work").write_text("go 1.22\n\nuse (\n\t./a\n\t./b // comment\n)\n")
+    (tmp_path / "go.work.sum").write_text("x\n")
+    assert keys.sum_files_for_directories(tmp_path, [""]) == ["a/go.sum", "b/go.sum", "go.work.sum"]
+    assert keys.sum_files_for_directories(tmp_path, ["a/internal"]) == ["a/go.sum", "b/go.sum", "go.work.sum"]
+
+
+def test_sum_files_for_a_nested_directory_use_the_enclosing_module(tmp_path: Path):
+    _module(tmp_path, "")
+    _module(tmp_path, "tools")
+    (tmp_path / "cmd" / "app").mkdir(parents=True)
+    assert keys.sum_files_for_directories(tmp_path, ["cmd/app"]) == ["go.sum"]
+    assert keys.sum_files_for_directories(tmp_path, ["tools", "./"]) == ["go.sum", "tools/go.sum"]
+
+
+def test_module_without_go_sum_is_keyed_on_go_mod(tmp_path: Path):
+    _module(tmp_path, "lib", with_sum=False)
+    assert keys.sum_files_for_directories(tmp_path, ["lib"]) == ["lib/go.mod"]
+
+
+def test_digest_is_hashfiles_compatible(tmp_path: Path):
+    (tmp_path / "a").write_bytes(b"one")
+    (tmp_path / "b").write_bytes(b"two")
+    expected = hashlib.sha256(hashlib.sha256(b"one").digest() + hashlib.sha256(b"two").digest()).hexdigest()
+    assert keys.digest_files(tmp_path, ["a", "b"]) == expected
+    assert keys.digest_files(tmp_path, []) == ""
+
+
+def test_changed_sum_files_names_each_change():
+    previous = {"a/go.sum": "1", "b/go.sum": "2", "c/go.sum": "3"}
+    current = {"a/go.sum": "1", "b/go.sum": "9", "d/go.sum": "4"}
+    assert keys.changed_sum_files(previous, current) == {
+        "added": ["d/go.sum"], "removed": ["c/go.sum"], "changed": ["b/go.sum"],
+    }
+
+
+def test_keys_module_imports_only_the_standard_library():
+    import ast
+
+    source = Path(keys.__file__).read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    import sys
+
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
