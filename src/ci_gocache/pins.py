@@ -18,7 +18,7 @@ class PinnedAction:
 
 PINNED_ACTIONS: dict[str, PinnedAction] = {
     "actions/cache": PinnedAction(
-        "actions/cache", "v5.0.5", "27d5ce7f107fe9357f9df03efb73ab90386fccae"
+        "actions/cache", "v6.1.0", "55cc8345863c7cc4c66a329aec7e433d2d1c52a9"
     ),
     "docker/build-push-action": PinnedAction(
         "docker/build-push-action", "v7.3.0", "53b7df96c91f9c12dcc8a07bcb9ccacbed38856a"

@@ -38,7 +38,13 @@ GO_SUBCOMMANDS = (
     "build|test|run|install|mod|generate|vet|get|list|tool|work|fmt|fix|clean|env|doc|version"
 )
 GO_COMMAND = re.compile(rf"(?:^|[\s;&|(`]|\$\()go\s+(?:-C\s+\S+\s+)?(?:{GO_SUBCOMMANDS})\b", re.MULTILINE)
-MAKE_COMMAND = re.compile(r"(?:^|[\s;&|(`])(?:make|mage|task|just)(?:\s|$)", re.MULTILINE)
+MAKE_COMMAND = re.compile(r"(?:^|[\s;&|(`])(?:make|make\.exe|gmake|mage|task|just)(?:\s|$)", re.MULTILINE)
+# Go tools that compile or load packages, and so use the module and build caches.
+GO_TOOL_COMMAND = re.compile(
+    r"(?:^|[\s;&|(`])(?:golangci-lint\s+run|goreleaser\s|gotestsum|govulncheck|staticcheck|ko\s+(?:build|publish|resolve|apply))",
+    re.MULTILINE,
+)
+GO_USING_ACTIONS = ("golang/govulncheck-action", "ko-build/setup-ko")
 CD_COMMAND = re.compile(r"(?:^|[;&]\s*)\s*cd\s+([^\s;&|]+)", re.MULTILINE)
 MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
@@ -429,8 +435,14 @@ def _inspect_job(
         if step.action == "goreleaser/goreleaser-action":
             _add_reason(facts, "uses goreleaser-action")
             step.needs_go = True
+        if step.action in GO_USING_ACTIONS:
+            _add_reason(facts, f"uses {step.action}")
+            step.needs_go = True
         if GO_COMMAND.search(run):
             _add_reason(facts, "runs go commands")
+            step.needs_go = True
+        elif GO_TOOL_COMMAND.search(run) and (sets_up_go or container_has_go):
+            _add_reason(facts, "runs Go tools in a job that sets up Go")
             step.needs_go = True
         elif MAKE_COMMAND.search(run) and (sets_up_go or container_has_go):
             _add_reason(facts, "runs make/task in a job that sets up Go")
@@ -786,7 +798,7 @@ def matrix_key_parts(matrix: dict[str, Any]) -> list[str]:
                     if not isinstance(subvalue, (dict, list)) and subkey not in subkeys:
                         subkeys.append(subkey)
             parts.extend(f"${{{{ matrix.{name}.{subkey} }}}}" for subkey in subkeys)
-        elif isinstance(matrix.get(name), str) and EXPRESSION.search(matrix[name]):
+        elif sample and all(isinstance(value, list) for value in sample):
             parts.append(f"${{{{ join(matrix.{name}, '_') }}}}")
         else:
             parts.append(f"${{{{ matrix.{name} }}}}")
@@ -816,6 +828,11 @@ def _first_cache_user(job: JobFacts) -> int | None:
     for step in job.steps[lower:]:
         if step.needs_go:
             return step.index
+    # A job that sets Go up means to use it even when no step says `go` (a script, an action
+    # we do not know): the caches go right after the set-up.
+    sets_up_go = any(step.action == SETUP_GO for step in job.steps)
+    if sets_up_go and lower < len(job.steps):
+        return lower
     return None
 
 
