@@ -42,7 +42,7 @@ class PatchOptions:
 class JobOutcome:
     job: str
     line: int
-    outcome: str  # patched | already-cached | not-go | skipped | reusable
+    outcome: str  # patched | already-cached | not-go | skipped | unsafe | reusable
     reason: str = ""
 
     def as_json(self) -> dict[str, Any]:

@@ -840,12 +840,25 @@ def plan(facts: WorkflowFacts, options: PatchOptions) -> FilePlan:
     result = FilePlan()
     for job in facts.jobs:
         _plan_job(facts, job, options, result)
+    unsafe = [outcome.job for outcome in result.jobs if outcome.outcome == "unsafe"]
+    if unsafe:
+        # A structure we cannot edit safely leaves the whole file as it is, so a file is
+        # never half patched; the notices say which jobs and why.
+        result.edits = []
+        for outcome in result.jobs:
+            if outcome.outcome == "patched":
+                outcome.outcome = "skipped"
+                outcome.reason = f"file left unchanged because job {unsafe[0]!r} cannot be edited safely"
+                job = next(job for job in facts.jobs if job.job_id == outcome.job)
+                result.notices.append(
+                    Notice(facts.path, job.line, job.col, f"job {job.job_id!r} left unchanged: {outcome.reason}")
+                )
     return result
 
 
 def _skip(result: FilePlan, facts: WorkflowFacts, job: JobFacts, outcome: str, reason: str) -> None:
     result.jobs.append(JobOutcome(job.job_id, job.line, outcome, reason))
-    if outcome == "skipped":
+    if outcome in ("skipped", "unsafe"):
         result.notices.append(Notice(facts.path, job.line, job.col, f"job {job.job_id!r} left unchanged: {reason}"))
 
 
@@ -857,15 +870,15 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
     if job.already_patched:
         return _skip(result, facts, job, "already-cached", "already has ci-gocache caching")
     if not job.editable:
-        return _skip(result, facts, job, "skipped", f"{job.not_editable_reason}; it cannot be edited safely")
+        return _skip(result, facts, job, "unsafe", f"{job.not_editable_reason}; it cannot be edited safely")
     target_index = _first_cache_user(job)
     if target_index is None:
         return _skip(result, facts, job, "skipped", "no step that needs Go comes after setup-go and checkout")
     for step in job.steps:
         if step.shared:
-            return _skip(result, facts, job, "skipped", f"step {index_label(step)} is an alias; it cannot be edited safely")
+            return _skip(result, facts, job, "unsafe", f"step {index_label(step)} is an alias; it cannot be edited safely")
         if step.flow and step.action in (SETUP_GO, LINT_ACTION):
-            return _skip(result, facts, job, "skipped", f"step {index_label(step)} is written in flow style; set its cache input yourself")
+            return _skip(result, facts, job, "unsafe", f"step {index_label(step)} is written in flow style; set its cache input yourself")
     replaced: list[StepFacts] = []
     for cache in job.caches:
         if cache.kind.startswith("actions/cache"):
@@ -890,12 +903,12 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
                 continue
             edit = _set_inputs(text, newline, job, step, {"cache": "false"})
             if edit is None:
-                return _skip(result, facts, job, "skipped", f"cannot set `cache: false` on setup-go at line {step.line}")
+                return _skip(result, facts, job, "unsafe", f"cannot set `cache: false` on setup-go at line {step.line}")
             edits.extend(edit)
         elif step.action == LINT_ACTION and any(c.kind == "golangci-lint" and "modules" in c.detail and c.step_index == step.index for c in job.caches):
             edit = _set_inputs(text, newline, job, step, {"skip-pkg-cache": "true", "skip-build-cache": "true"})
             if edit is None:
-                return _skip(result, facts, job, "skipped", f"cannot turn off golangci-lint-action's Go caches at line {step.line}")
+                return _skip(result, facts, job, "unsafe", f"cannot turn off golangci-lint-action's Go caches at line {step.line}")
             edits.extend(edit)
     module_step_id = MODULE_STEP_ID
     for step in replaced:
