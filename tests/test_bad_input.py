@@ -31,7 +31,10 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "recursive-alias.yml": (b"on: push\njobs: &j\n  test:\n    steps: *j\n", r"recursive alias"),
     "alias-bomb.yml": (ALIAS_BOMB.encode(), r"alias bomb"),
     "huge.yml": (b"on: push\njobs: {}\n" + b"#" * (3 * 1024 * 1024) + b"\n", r"over the \d+-byte limit"),
-    "schema-violation.yml": (b"on: push\njobs:\n  test:\n    runs-on: x\n    steps: 3\n", r"schema"),
+    "schema-violation.yml": (
+        b"on: push\njobs:\n  test:\n    runs-on: x\n    continue-on-error: maybe\n    steps:\n      - run: go test\n",
+        r"does not match the GitHub workflow schema at jobs/test/continue-on-error",
+    ),
 }
 
 MESSAGE = re.compile(r"^(?P<path>[^\n]+?):(?P<line>\d+):(?P<col>\d+): (?P<message>.+)$", re.MULTILINE)

@@ -11,12 +11,12 @@ from typing import Any
 
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
-from ci_gocache.sourcefile import read_source, write_atomically
+from ci_gocache.sourcefile import SourceFile, read_source, write_atomically
 from ci_gocache.targets import target_claiming, target_for_explicit_file
 from ci_gocache.targets.base import JobOutcome, PatchOptions
 from ci_gocache.textedit import OverlappingEdits, apply_edits
 
-SKIPPED_WALK = {".git", "node_modules", "vendor", "testdata", ".venv", "__pycache__"}
+SKIPPED_WALK = {".git", "node_modules", "vendor", "testdata", ".venv", "__pycache__", ".gitlab-ci-local"}
 
 
 @dataclass
@@ -58,15 +58,15 @@ def discover(paths: list[str], default_paths: list[str]) -> list[Candidate]:
                 subdirectories[:] = sorted(d for d in subdirectories if d not in SKIPPED_WALK)
                 for name in sorted(files):
                     file_path = Path(directory) / name
-                    relative = file_path.resolve().relative_to(find_repo_root(file_path)).as_posix()
+                    relative = Path(os.path.abspath(file_path)).relative_to(find_repo_root(file_path)).as_posix()
                     target = target_claiming(relative) or (
                         target_claiming(f".github/workflows/{name}") if _is_workflows_dir(path) else None
                     )
-                    if target is not None and file_path.resolve() not in seen:
-                        seen.add(file_path.resolve())
+                    if target is not None and Path(os.path.abspath(file_path)) not in seen:
+                        seen.add(Path(os.path.abspath(file_path)))
                         found.append(Candidate(file_path, str(file_path), target))
         else:
-            resolved = path.resolve() if path.exists() else path.absolute()
+            resolved = Path(os.path.abspath(path))
             if resolved in seen:
                 continue
             seen.add(resolved)
@@ -76,13 +76,13 @@ def discover(paths: list[str], default_paths: list[str]) -> list[Candidate]:
 
 
 def _is_workflows_dir(path: Path) -> bool:
-    resolved = path.resolve()
+    resolved = Path(os.path.abspath(path))
     return resolved.name == "workflows" and resolved.parent.name == ".github"
 
 
 def _relative_to_root(path: Path) -> str:
     try:
-        return path.resolve().relative_to(find_repo_root(path)).as_posix()
+        return Path(os.path.abspath(path)).relative_to(find_repo_root(path)).as_posix()
     except ValueError:
         return path.name
 
@@ -112,8 +112,8 @@ def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, wr
         result = FileResult(candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices)
         if new_text == source.text:
             return result
-        target.verify(source, facts, new_text, options)
-        _check_idempotent(target, source, new_text, options, repos, candidate)
+        new_facts = target.verify(source, facts, new_text, options)
+        _check_idempotent(target, source, new_text, new_facts, options, repos, candidate)
         result.status = "changed"
         result.diff = "".join(
             difflib.unified_diff(
@@ -134,12 +134,20 @@ def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, wr
 
 
 def _check_idempotent(
-    target: ModuleType, source: Any, new_text: str, options: PatchOptions, repos: RepoCache, candidate: Candidate
+    target: ModuleType,
+    source: SourceFile,
+    new_text: str,
+    new_facts: Any,
+    options: PatchOptions,
+    repos: RepoCache,
+    candidate: Candidate,
 ) -> None:
-    from ci_gocache.sourcefile import SourceFile
-
-    again = SourceFile(source.path, source.display_path, new_text, source.has_bom, source.newline, source.mode)
-    second = target.plan(target.inspect(again, repos.for_file(candidate.path)), options)
+    """A second run must change nothing. Targets whose verify() returns the patched text's
+    facts save a parse here."""
+    if new_facts is None:
+        again = SourceFile(source.path, source.display_path, new_text, source.has_bom, source.newline, source.mode)
+        new_facts = target.inspect(again, repos.for_file(candidate.path))
+    second = target.plan(new_facts, options)
     if second.edits:
         raise InputError(
             candidate.shown, 1, 1, "internal error: a second run would change the file again; nothing was written"

@@ -60,8 +60,9 @@ def _relative(root: Path, path: Path) -> str:
 
 def find_repo_root(path: Path) -> Path:
     """The repository a CI file belongs to: the parent of `.github`, else the nearest go.mod/.git."""
-    resolved = path.resolve()
-    start = resolved if resolved.is_dir() else resolved.parent
+    # abspath, not resolve(): a symlinked file belongs where it is listed, not where it points.
+    absolute = Path(os.path.abspath(path))
+    start = absolute if absolute.is_dir() else absolute.parent
     for candidate in [start, *start.parents]:
         if candidate.name == ".github":
             return candidate.parent

@@ -6,7 +6,8 @@ A target is a module with:
     claims(relative_path: str) -> bool          is this file mine when scanning a tree?
     inspect(source, repo) -> facts              read the file into plain data (no edits)
     plan(facts, options) -> FilePlan            decide the edits (pure)
-    verify(source, facts, new_text, options)    parse the result again; raise InputError if wrong
+    verify(source, facts, new_text, options)    parse the result again; raise InputError if wrong;
+                                                may return the facts of new_text (saves a parse)
     describe(facts) -> dict                     the facts as JSON-ready data for `inspect`
 
 The pipeline in `ci_gocache.patching` drives them: repo → facts → plan → edits → verified files.
@@ -65,6 +66,6 @@ class Target(Protocol):
 
     def plan(self, facts: Any, options: PatchOptions) -> FilePlan: ...
 
-    def verify(self, source: SourceFile, facts: Any, new_text: str, options: PatchOptions) -> None: ...
+    def verify(self, source: SourceFile, facts: Any, new_text: str, options: PatchOptions) -> Any: ...
 
     def describe(self, facts: Any) -> dict[str, Any]: ...

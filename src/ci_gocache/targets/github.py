@@ -12,7 +12,7 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ci_gocache import keys, schemas
+from ci_gocache import docker_workflow, keys, schemas
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.pins import pinned_uses
 from ci_gocache.repo import RepoFacts
@@ -154,6 +154,9 @@ class WorkflowFacts:
     jobs: list[JobFacts]
     newline: str
     text: str = ""
+    document: dict[str, Any] = field(default_factory=dict)
+    repo: RepoFacts | None = None
+    root_node: Any = None
 
 
 def _display(node: Node | None) -> str | None:
@@ -309,15 +312,6 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
             1,
             "not a GitHub Actions workflow (no `on:` and `jobs:` mapping); pass a workflow file",
         )
-    problem = schemas.first_schema_error(plain, schemas.GITHUB_WORKFLOW, lambda path: _locate(root, path))
-    if problem:
-        line, col, message = problem
-        raise InputError(
-            source.display_path,
-            line,
-            col,
-            f"does not match the GitHub workflow schema {message}; fix the workflow first",
-        )
     trigger_names, events = _triggers(plain.get("on"))
     workflow_reasons = _workflow_publishing_reasons(events)
     parents = _count_parents(root)
@@ -343,6 +337,9 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
         jobs=jobs,
         newline=source.newline,
         text=text,
+        document=plain,
+        repo=repo,
+        root_node=root,
     )
 
 
@@ -840,6 +837,8 @@ def plan(facts: WorkflowFacts, options: PatchOptions) -> FilePlan:
     result = FilePlan()
     for job in facts.jobs:
         _plan_job(facts, job, options, result)
+    # docker/build-push-action steps (any job): buildx caches, see ci_gocache.docker_workflow.
+    docker_workflow.plan_docker_steps(facts, options, result)
     unsafe = [outcome.job for outcome in result.jobs if outcome.outcome == "unsafe"]
     if unsafe:
         # A structure we cannot edit safely leaves the whole file as it is, so a file is
@@ -1181,13 +1180,14 @@ def _normalised(document: dict[str, Any], drop: dict[str, set[int]], ours: bool)
                     step["with"].pop(name, None)
                 if not step["with"]:
                     step.pop("with")
+            docker_workflow.normalise_step(step, action)
             kept.append(step)
         job["steps"] = kept
     return result
 
 
 def _is_our_step(step: dict[str, Any]) -> bool:
-    if step.get("id") in OUR_STEP_IDS:
+    if step.get("id") in OUR_STEP_IDS or docker_workflow.is_our_step(step):
         return True
     uses = str(step.get("uses") or "")
     with_inputs = step.get("with") if isinstance(step.get("with"), dict) else {}
@@ -1196,11 +1196,13 @@ def _is_our_step(step: dict[str, Any]) -> bool:
     return step.get("name") in {"Restore Go caches", "Save Go caches"} and "ci-gocache" in uses
 
 
-def verify(source: SourceFile, facts: WorkflowFacts, new_text: str, options: PatchOptions) -> None:
-    """Parse the patched text again and check it before anything is written."""
-    from ci_gocache.sourcefile import SourceFile as _Source
+def verify(source: SourceFile, facts: WorkflowFacts, new_text: str, options: PatchOptions) -> WorkflowFacts:
+    """Parse the patched text again and check it before anything is written.
 
-    patched = _Source(
+    Returns the facts of the patched text, so the pipeline can check that a second plan is empty
+    without parsing it once more.
+    """
+    patched = SourceFile(
         path=source.path,
         display_path=source.display_path,
         text=new_text,
@@ -1209,15 +1211,28 @@ def verify(source: SourceFile, facts: WorkflowFacts, new_text: str, options: Pat
         mode=source.mode,
     )
     try:
-        root = _document(patched)
+        new_facts = inspect(patched, facts.repo or RepoFacts(root=source.path.parent))
     except InputError as error:
-        raise InputError(source.display_path, error.line, error.col, f"internal error, the patch would break the file: {error.message}") from None
-    new_plain = to_plain(root)
-    problem = schemas.first_schema_error(new_plain, schemas.GITHUB_WORKFLOW, lambda path: _locate(root, path))
+        raise InputError(
+            source.display_path, error.line, error.col, f"internal error, the patched file would be wrong: {error.message}"
+        ) from None
+    # Only what is written is validated (schema validation is most of a run's time); when the
+    # result fails, the original decides whether the input was already invalid.
+    problem = schemas.first_schema_error(
+        new_facts.document, schemas.GITHUB_WORKFLOW, lambda path: _locate(new_facts.root_node, path)
+    )
     if problem:
+        original_problem = schemas.first_schema_error(
+            facts.document, schemas.GITHUB_WORKFLOW, lambda path: _locate(facts.root_node, path)
+        )
+        if original_problem:
+            line, col, message = original_problem
+            raise InputError(
+                source.display_path, line, col, f"does not match the GitHub workflow schema {message}; fix the workflow first"
+            )
         line, col, message = problem
         raise InputError(source.display_path, line, col, f"internal error, the patched workflow fails the schema {message}")
-    original_plain = to_plain(_document(source))
+    original_plain = facts.document
     replaced: dict[str, set[int]] = {}
     for job in facts.jobs:
         for cache in job.caches:
@@ -1230,10 +1245,11 @@ def verify(source: SourceFile, facts: WorkflowFacts, new_text: str, options: Pat
     }
     for job_id, indices in original_ours.items():
         replaced.setdefault(job_id, set()).update(indices)
-    if _normalised(original_plain, replaced, ours=False) != _normalised(new_plain, {}, ours=True):
+    if _normalised(original_plain, replaced, ours=False) != _normalised(new_facts.document, {}, ours=True):
         raise InputError(
             source.display_path, 1, 1, "internal error: the patch changed more than the cache steps; nothing was written"
         )
+    return new_facts
 
 
 # ---------------------------------------------------------------- description
