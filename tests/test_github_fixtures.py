@@ -62,10 +62,18 @@ def test_patch_matches_golden_files(patched_case):
         assert content == expected, f"{name}/{file_name} differs from its golden file"
 
 
-def test_expected_notices_are_printed(patched_case):
-    _, _, _, _, first, config = patched_case
-    for notice in config.get("notices", []):
-        assert notice in first.stderr
+CASES_WITH_NOTICES = [name for name in CASES if _case(name).get("notices")]
+
+
+@pytest.mark.parametrize("name", CASES_WITH_NOTICES)
+def test_expected_notices_are_printed(name, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / name / "repo", repo)
+    config = _case(name)
+    result = run_cli("patch", *config.get("args", []), cwd=repo)
+    assert result.returncode == 0, result.stderr
+    for notice in config["notices"]:
+        assert notice in result.stderr
 
 
 def test_second_run_changes_nothing(patched_case):
