@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "inspect",
     "patch",
     "simulate",
+    "diagnose",
 ]
 
 
