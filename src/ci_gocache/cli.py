@@ -12,6 +12,7 @@ from ci_gocache import __version__
 COMMAND_MODULES = [
     "inspect",
     "patch",
+    "key",
     "simulate",
     "diagnose",
 ]
