@@ -11,7 +11,7 @@ from ci_gocache.keys import DEFAULT_PREFIX
 from ci_gocache.patching import RepoCache, discover, patch_file
 from ci_gocache.targets.base import PATCH_STYLES, SAVE_POLICIES, PatchOptions
 
-DEFAULT_PATHS = [".github/workflows"]
+DEFAULT_PATHS = ["."]  # every CI file a target claims: workflows, GitLab files, Dockerfiles
 
 
 @click.command("patch")
@@ -37,6 +37,10 @@ DEFAULT_PATHS = [".github/workflows"]
     "--action-repository", default="ci-gocache/ci-gocache", show_default=True,
     help="With --style action: the OWNER/REPO the action is used from.",
 )
+@click.option(
+    "--cache-mounts-dance", is_flag=True,
+    help="Also carry Dockerfile cache mounts between runs with buildkit-cache-dance (docker/build-push-action jobs).",
+)
 def command(
     paths: tuple[str, ...],
     check: bool,
@@ -48,6 +52,7 @@ def command(
     action_ref: str,
     action_version: str,
     action_repository: str,
+    cache_mounts_dance: bool,
 ) -> None:
     """Patch CI files (default: .github/workflows) so Go jobs cache modules and builds correctly."""
     if style == "action" and len(action_ref) != 40:
@@ -59,6 +64,7 @@ def command(
         action_repository=action_repository,
         action_ref=action_ref,
         action_version=action_version,
+        cache_mounts_dance=cache_mounts_dance,
     )
     repos = RepoCache()
     write = not (check or dry_run)

@@ -97,7 +97,8 @@ class RunFacts:
             target == self.module_cache or target.endswith("/pkg/mod") for target in cache_targets
         ):
             missing.append(self.module_cache)
-        if self.build_cache and not any(
+        # `go mod download` compiles nothing: the build cache would be an empty mount there.
+        if self.build_cache and not self.download_only and not any(
             target == self.build_cache or "go-build" in target or target.endswith("/gocache") for target in cache_targets
         ):
             missing.append(self.build_cache)
@@ -718,8 +719,7 @@ def _plan_copy_order(
         private = next((run.private_mounts for run in later if run.private_mounts), [])
         flags: list[str] = []
         if mounts_allowed and not first_go.problem:
-            targets = [target for target in (first_go.module_cache, first_go.build_cache) if target]
-            flags.extend(_mount_flags(first_go, targets))
+            flags.extend(_mount_flags(first_go, [first_go.module_cache] if first_go.module_cache else []))
         flags.extend(f"--mount={mount.raw}" for mount in private)
         text_flags = f" {escape}{newline}    ".join(flags)
         download = run_word + " " + (text_flags + f" {escape}{newline}    " if flags else "") + "go mod download"
@@ -808,6 +808,15 @@ def findings(facts: DockerfileFacts) -> list[str]:
                 f"line {line}: {label}: COPY . . comes before go mod download (first Go RUN on line {first_go.instruction.line}); "
                 "every source change downloads all modules again: copy go.mod and go.sum and run go mod download first"
             )
+        download = next((run for run in stage.go_runs if run.downloads), None)
+        if download is not None:
+            for item in instructions[stage.first + 1 : download.index]:
+                if item.keyword == "ARG" and any(name in ("TARGETOS", "TARGETARCH", "TARGETPLATFORM") for name, _ in _pairs(item, facts.syntax.escape)):
+                    notes.append(
+                        f"line {item.line}: {label}: ARG {' '.join(item.args.split())} is declared before go mod download "
+                        f"(line {download.instruction.line}), so the download runs again for every target platform; declare it after"
+                    )
+                    break
         for run in stage.go_runs:
             if run.problem:
                 notes.append(f"line {run.instruction.line}: {label}: cannot tell the Go cache directories: {run.problem}")
