@@ -481,7 +481,9 @@ def summary_markdown(state: dict[str, Any], records: list[dict[str, Any]]) -> st
     for record in records:
         label = "modules" if record["cache"] == "mod" else "build"
         trimmed = "—"
-        if record["cache"] == "build":
+        if record.get("trim_skipped"):
+            trimmed = record["trim_skipped"]
+        elif record["cache"] == "build":
             trimmed = f"{record['trimmed_entries']} entries, {human_bytes(record['trimmed_bytes'])}"
         if record["saved"]:
             saved = f"yes, {human_bytes(record.get('saved_bytes'))} in {_secs(record.get('save_seconds'))}"

@@ -108,18 +108,19 @@ def find_digest_in_history(root: Path, sum_files: list[str], digest: str, limit:
     log = _git(root, "log", f"-n{limit}", "--format=%H%x09%cs%x09%s", "--", *sum_files)
     if not log:
         return None
-    for line in log.decode(errors="replace").splitlines():
-        commit, date, subject = (line.split("\t", 2) + ["", ""])[:3]
-        for revision in (commit, f"{commit}^"):
-            contents = _blobs(root, [f"{revision}:{prefix}{path}" for path in sum_files])
-            present = [content for content in contents if content is not None]
-            combined = hashlib.sha256()
-            for content in present:
-                combined.update(hashlib.sha256(content).digest())
-            if present and combined.hexdigest() == digest:
-                if revision != commit:
-                    commit, date, subject = revision, "", f"the parent of {commit[:12]}"
-                return HistoryMatch(commit, date, subject, dict(zip(sum_files, contents)))
+    states = [(line.split("\t", 2) + ["", ""])[:3] for line in log.decode(errors="replace").splitlines()]
+    if states:  # the state before the oldest of those commits
+        parent = _git(root, "rev-parse", "--verify", "-q", f"{states[-1][0]}^")
+        if parent:
+            states.append([parent.decode().strip(), "", f"the parent of {states[-1][0][:12]}"])
+    for commit, date, subject in states:
+        contents = _blobs(root, [f"{commit}:{prefix}{path}" for path in sum_files])
+        present = [content for content in contents if content is not None]
+        combined = hashlib.sha256()
+        for content in present:
+            combined.update(hashlib.sha256(content).digest())
+        if present and combined.hexdigest() == digest:
+            return HistoryMatch(commit, date, subject, dict(zip(sum_files, contents)))
     return None
 
 
