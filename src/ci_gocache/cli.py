@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "key",
     "simulate",
     "diagnose",
+    "report",
 ]
 
 
