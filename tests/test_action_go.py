@@ -106,6 +106,7 @@ def test_cold_run_downloads_modules_misses_and_saves_both_caches(cold):
     run, _ = cold
     assert run.restore.outputs["module-hit"] == "miss"
     assert run.restore.outputs["build-hit"] == "miss"
+    assert run.restore.outputs["cache-hit"] == "false"
     for module in ("github.com/google/uuid", "github.com/pkg/errors", "golang.org/x/text"):
         assert f"go: downloading {module} " in run.build.stderr
     assert compiled_packages(run.build.stderr) >= set(DEPENDENCIES)
@@ -125,6 +126,7 @@ def test_after_restore_the_module_cache_builds_with_the_proxy_off(warm_runner):
     restore = job.use_action(main_action())
     assert restore.outputs["module-hit"] == "exact"
     assert restore.outputs["module-matched-key"] == restore.outputs["module-key"]
+    assert restore.outputs["cache-hit"] == "true"
     offline = job.run_shell("GOPROXY=off GOFLAGS=-mod=readonly go build ./... && GOPROXY=off go list -deps ./... | grep -c golang.org/x/text")
     assert offline.outcome == "success", offline.stderr
     assert "downloading" not in offline.stderr

@@ -287,7 +287,11 @@ def phase_restored(env: dict[str, str]) -> int:
     module["hit"] = hit_kind(module["key"], module["matched_key"])
     module["restore_seconds"] = _span(state.get("keys_done_at"), module_done or now)
     module["restored_files"], module["restored_bytes"] = trim.directory_size(module["dir"])
-    outputs = {"module-hit": module["hit"], "module-matched-key": module["matched_key"]}
+    outputs = {
+        "module-hit": module["hit"],
+        "module-matched-key": module["matched_key"],
+        "cache-hit": "true" if module["hit"] == "exact" else "false",
+    }
     build = state["build"]
     if build["enabled"]:
         build["matched_key"] = env.get("CI_GOCACHE_BUILD_MATCHED_KEY", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
@@ -55,8 +56,10 @@ def command(
     cache_mounts_dance: bool,
 ) -> None:
     """Patch CI files (default: .github/workflows) so Go jobs cache modules and builds correctly."""
-    if style == "action" and len(action_ref) != 40:
-        raise click.UsageError("--style action needs --action-ref with a full 40-character commit SHA")
+    if style == "action" and not re.fullmatch(r"[0-9a-f]{40}", action_ref):
+        raise click.UsageError("--style action needs --action-ref with a full 40-character commit SHA (lowercase hex)")
+    if style == "action" and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", action_repository):
+        raise click.UsageError("--action-repository must be OWNER/REPO")
     options = PatchOptions(
         save_on=save_on,
         key_prefix=key_prefix,

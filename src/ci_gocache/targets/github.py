@@ -33,6 +33,10 @@ DIRS_STEP_ID = "go-cache-dirs"
 MODULE_STEP_ID = "go-mod-cache"
 BUILD_STEP_ID = "go-build-cache"
 ACTION_STEP_ID = "go-cache"
+SAVE_ACTION_STEP_ID = "go-cache-save"
+# Inputs of action.yml that --style action writes; tests/test_action_patch.py checks them against it.
+ACTION_SAVE_POLICIES = {"default-branch": "auto", "push": "push", "always": "always", "never": "never"}
+FORMAT_ARGUMENT = re.compile(r"^format\('((?:[^']|'')*)', matrix\.([A-Za-z0-9_-]+)\)$")
 
 GO_SUBCOMMANDS = (
     "build|test|run|install|mod|generate|vet|get|list|tool|work|fmt|fix|clean|env|doc|version"
@@ -866,7 +870,8 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
         return _skip(result, facts, job, "reusable", "calls a reusable workflow")
     if not job.is_go:
         return _skip(result, facts, job, "not-go", "does not build Go")
-    if job.already_patched:
+    ours = {options.action_repository.lower(), f"{options.action_repository.lower()}/save"}
+    if job.already_patched or any(step.action in ours for step in job.steps):
         return _skip(result, facts, job, "already-cached", "already has ci-gocache caching")
     if not job.editable:
         return _skip(result, facts, job, "unsafe", f"{job.not_editable_reason}; it cannot be edited safely")
@@ -919,8 +924,16 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
     can_save = not publishing and _policy_can_save(options.save_on, facts.triggers)
     target = job.steps[target_index]
     layout = _Layout(target.dash_column, target.key_column, job.indent_unit, newline)
-    if options.style == "action":
-        restore_lines, save_lines = _action_style_lines(job, options, layout, can_save)
+    if options.style == "action" and job.container_image:
+        # The action runs its key code with the job's Python; Go images have none.
+        result.notices.append(
+            Notice(facts.path, job.line, job.col, f"job {job.job_id!r} runs in container {job.container_image}, "
+                   "which may have no Python for the ci-gocache action: wrote actions/cache steps instead")
+        )
+    if options.style == "action" and not job.container_image:
+        # A replaced cache step's id stays when later steps read its outputs (the action has cache-hit too).
+        step_id = ACTION_STEP_ID if module_step_id == MODULE_STEP_ID else module_step_id
+        restore_lines, save_lines = _action_style_lines(job, options, layout, can_save, step_id)
     else:
         restore_lines, save_lines = _steps_style_lines(job, options, layout, module_step_id, can_save)
     insert_at = leading_comment_start(text, target.item_line_start, target.dash_column)
@@ -1070,27 +1083,45 @@ def _steps_style_lines(
 
 
 def _action_style_lines(
-    job: JobFacts, options: PatchOptions, layout: _Layout, can_save: bool
+    job: JobFacts, options: PatchOptions, layout: _Layout, can_save: bool, step_id: str = ACTION_STEP_ID
 ) -> tuple[list[list[str]], list[list[str]]]:
     """`uses:` lines for the ci-gocache action (see action.yml) instead of raw cache steps."""
     reference = f"{options.action_repository}@{options.action_ref}"
     if options.action_version:
         reference += f" # {options.action_version}"
-    inputs: dict[str, Any] = {"modules": [argument.strip("'") for argument in job.hash_arguments if argument.startswith("'")] or [""]}
+    inputs: dict[str, Any] = {}
+    modules = _action_modules(job)
+    if modules:
+        inputs["modules"] = modules
     inputs["key-prefix"] = options.key_prefix
     extra = matrix_key_parts(job.matrix)
     if extra:
         inputs["extra-key-parts"] = extra
-    policy = "never" if not can_save else ("auto" if options.save_on == "default-branch" else "always")
-    inputs["save"] = policy
-    restore = layout.step([("name", "Restore Go caches"), ("id", ACTION_STEP_ID), ("uses", reference), ("with", inputs)])
-    saves: list[list[str]] = []
-    if can_save:
-        save_reference = f"{options.action_repository}/save@{options.action_ref}"
-        if options.action_version:
-            save_reference += f" # {options.action_version}"
-        saves.append(layout.step([("name", "Save Go caches"), ("if", "${{ !cancelled() }}"), ("uses", save_reference)]))
-    return [restore], saves
+    inputs["save"] = ACTION_SAVE_POLICIES[options.save_on] if can_save else "never"
+    restore = layout.step([("name", "Restore Go caches"), ("id", step_id), ("uses", reference), ("with", inputs)])
+    save_reference = f"{options.action_repository}/save@{options.action_ref}"
+    if options.action_version:
+        save_reference += f" # {options.action_version}"
+    # Always there, also where nothing may be saved: the save action trims, writes the job
+    # summary and the run record, and applies the save policy itself.
+    save = layout.step(
+        [("name", "Save Go caches"), ("id", SAVE_ACTION_STEP_ID), ("if", "${{ !cancelled() }}"), ("uses", save_reference)]
+    )
+    return [restore], [save]
+
+
+def _action_modules(job: JobFacts) -> list[str]:
+    """The action's `modules` input: the hashFiles arguments as paths, matrix values as expressions."""
+    modules: list[str] = []
+    for argument in job.hash_arguments:
+        if len(argument) >= 2 and argument[0] == argument[-1] == "'":
+            modules.append(argument[1:-1].replace("''", "'"))
+            continue
+        match = FORMAT_ARGUMENT.match(argument)
+        if match:
+            pattern = match.group(1).replace("''", "'").replace("{0}", "\x00").replace("{{", "{").replace("}}", "}")
+            modules.append(pattern.replace("\x00", f"${{{{ matrix.{match.group(2)} }}}}"))
+    return modules
 
 
 def _set_inputs(
@@ -1149,7 +1180,7 @@ def _set_inputs(
 # ---------------------------------------------------------------- verification
 
 
-OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, ACTION_STEP_ID}
+OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, ACTION_STEP_ID, SAVE_ACTION_STEP_ID}
 TOUCHED_INPUTS = {SETUP_GO: ("cache",), LINT_ACTION: ("skip-pkg-cache", "skip-build-cache")}
 
 
