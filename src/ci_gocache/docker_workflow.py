@@ -152,7 +152,8 @@ def _cache_inputs(
 ) -> tuple[dict[str, str], str]:
     from ci_gocache.targets.github import save_condition
 
-    condition = save_condition(options.save_on)
+    # Release, tag and pull_request_target workflows read caches but never write them.
+    condition = None if facts.publishing_reasons else save_condition(options.save_on)
     push = _push_condition(step)
     image = _image(job, step)
     if push is not None and image is not None:
@@ -235,12 +236,15 @@ def _image(job: JobFacts, step: StepFacts) -> str | None:
 
 
 def _first_entry(value: str) -> str | None:
+    """The first item of a list input (newline- or comma-separated, as docker/* actions read them)."""
     for line in value.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if "${{" not in line and "," in line:
-            line = line.split(",")[0].strip()
+        masked = re.sub(r"\$\{\{.*?\}\}", lambda match: "x" * len(match.group(0)), line)
+        comma = masked.find(",")
+        if comma >= 0:
+            line = line[:comma].strip()
         return line or None
     return None
 
