@@ -26,7 +26,7 @@ from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
 from ci_gocache.textedit import Edit, line_start
 
-BUILD = re.compile(r"(?P<prefix>(?:^|(?<=[\s;&|(`]))docker)(?P<space>\s+)(?P<verb>image\s+build|buildx\s+build|build)\b")
+BUILD = re.compile(r"""(?P<prefix>(?:^|(?<=[\s;&|(`"']))docker)(?P<space>\s+)(?P<verb>image\s+build|buildx\s+build|build)\b""")
 BUILDX_BUILD = re.compile(r"\bdocker\s+buildx\s+build\b")
 BUILDER_CREATE = "docker buildx create --use --driver docker-container"
 CACHE_REF = "$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG"

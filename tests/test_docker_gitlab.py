@@ -1,0 +1,201 @@
+"""GitLab jobs that run `docker build`: rewritten to buildx with a registry cache.
+
+The shell text is checked by running it in a real `sh`, the YAML by check-jsonschema's GitLab
+schema and by gitlab-ci-local, GitLab's pipeline parser re-implemented. The build itself runs
+against a real BuildKit daemon in tests/test_docker_buildkit.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from support.tools import tool
+
+from ci_gocache import docker_gitlab
+from ci_gocache.sourcefile import compose_documents, mapping_get, read_source, to_plain
+from ci_gocache.textedit import apply_edits
+
+PUSHING_JOB = [
+    'docker login -u "$CI_REGISTRY_USER" -p "$CI_REGISTRY_PASSWORD" "$CI_REGISTRY"',
+    'docker build --build-arg GO_VERSION=1.22 -t "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA" .',
+    'docker push "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA"',
+]
+
+GITLAB_FILE = """\
+stages: [build]
+
+image-build:
+  stage: build
+  image: docker:27
+  services:
+    - docker:27-dind
+  script:
+    - docker login -u "$CI_REGISTRY_USER" -p "$CI_REGISTRY_PASSWORD" "$CI_REGISTRY"
+    # build the image
+    - docker build --build-arg GO_VERSION=1.22 -t "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA" .
+    - 'docker push "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA"'
+
+test-image:
+  stage: build
+  image: docker:27
+  services:
+    - docker:27-dind
+  before_script:
+    - "docker build -t \\"app:test\\" ."
+  script:
+    - |
+      docker image build \\
+        --target test -t app:test .
+      docker run --rm app:test
+
+cached:
+  stage: build
+  script:
+    - docker buildx build --cache-from type=registry,ref=x/cache --cache-to type=registry,ref=x/cache --push -t x .
+"""
+
+
+def test_pushing_job_gets_builder_cache_from_both_refs_cache_to_and_keeps_its_words() -> None:
+    rewritten = docker_gitlab.rewrite_script(PUSHING_JOB)
+    assert rewritten[0] == PUSHING_JOB[0]
+    assert rewritten[1] == "docker buildx create --use --driver docker-container"
+    assert rewritten[2] == docker_gitlab.CACHE_TO_ASSIGNMENT
+    assert rewritten[3] == (
+        "docker buildx build"
+        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG"
+        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_DEFAULT_BRANCH"
+        ' ${CI_GOCACHE_CACHE_TO:+--cache-to "$CI_GOCACHE_CACHE_TO"}'
+        " --load"
+        ' --build-arg GO_VERSION=1.22 -t "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA" .'
+    )
+    assert rewritten[4] == PUSHING_JOB[2]
+
+
+def test_job_that_does_not_push_reads_the_cache_only() -> None:
+    rewritten = docker_gitlab.rewrite_script(["docker build -t app:test .", "docker run --rm app:test"])
+    assert rewritten == [
+        "docker buildx create --use --driver docker-container",
+        "docker buildx build --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG"
+        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_DEFAULT_BRANCH --load -t app:test .",
+        "docker run --rm app:test",
+    ]
+
+
+def test_buildx_push_needs_no_load_and_keeps_push() -> None:
+    rewritten = docker_gitlab.rewrite_script(["docker buildx build --push -t $CI_REGISTRY_IMAGE ."])
+    assert rewritten[-1].endswith('${CI_GOCACHE_CACHE_TO:+--cache-to "$CI_GOCACHE_CACHE_TO"} --push -t $CI_REGISTRY_IMAGE .')
+    assert "--load" not in rewritten[-1]
+
+
+def test_rewriting_twice_changes_nothing_and_cached_builds_stay() -> None:
+    once = docker_gitlab.rewrite_script(PUSHING_JOB)
+    assert docker_gitlab.rewrite_script(once) == once
+    cached = ["docker buildx build --cache-from type=registry,ref=x/cache --cache-to type=registry,ref=x/cache --push -t x ."]
+    assert docker_gitlab.rewrite_script(cached) == cached
+
+
+def _words(script: list[str], pipeline_source: str) -> list[str]:
+    """The arguments the rewritten build line passes to `docker`, as a real sh expands them."""
+    program = "\n".join(script).replace("docker buildx build", 'printf "%s\\n"', 1)
+    program = "\n".join(line for line in program.splitlines() if not line.startswith("docker "))
+    completed = subprocess.run(
+        ["sh", "-eu", "-c", program],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "CI_PIPELINE_SOURCE": pipeline_source,
+            "CI_REGISTRY_IMAGE": "registry.example.com/acme/app",
+            "CI_COMMIT_REF_SLUG": "feature-x",
+            "CI_DEFAULT_BRANCH": "main",
+            "CI_COMMIT_SHORT_SHA": "abc123",
+        },
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.splitlines()
+
+
+def test_cache_to_is_written_on_push_pipelines_and_left_out_of_merge_requests() -> None:
+    script = docker_gitlab.rewrite_script(PUSHING_JOB)
+    on_push = _words(script, "push")
+    assert on_push[:6] == [
+        "--cache-from",
+        "type=registry,ref=registry.example.com/acme/app/cache:feature-x",
+        "--cache-from",
+        "type=registry,ref=registry.example.com/acme/app/cache:main",
+        "--cache-to",
+        "type=registry,ref=registry.example.com/acme/app/cache:feature-x,mode=max,image-manifest=true",
+    ]
+    assert on_push[6:] == ["--load", "--build-arg", "GO_VERSION=1.22", "-t", "registry.example.com/acme/app:abc123", "."]
+    on_merge_request = _words(script, "merge_request_event")
+    assert "--cache-to" not in on_merge_request
+    assert on_merge_request[4:] == on_push[6:]
+
+
+def test_rewritten_entries_pass_shellcheck() -> None:
+    script = docker_gitlab.rewrite_script(PUSHING_JOB)
+    completed = subprocess.run(
+        [tool("shellcheck"), "-s", "sh", "-S", "warning", "-"],
+        input="#!/bin/sh\n" + "\n".join(script) + "\n",
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stdout
+
+
+def _patch_file(path: Path) -> str:
+    source = read_source(path)
+    root = compose_documents(source)[0]
+    edits = []
+    for job in ("image-build", "test-image", "cached"):
+        job_node = mapping_get(root, job)
+        nodes = [node for node in (mapping_get(job_node, "before_script"), mapping_get(job_node, "script")) if node is not None]
+        effective = [entry for node in nodes for entry in to_plain(node)]
+        job_edits = docker_gitlab.job_script_edits(source.text, source.newline, nodes, effective)
+        assert job_edits is not None
+        edits.extend(job_edits)
+    return apply_edits(source.text, edits)
+
+
+def _preview(directory: Path) -> dict:
+    completed = subprocess.run(
+        [shutil.which("gitlab-ci-local") or tool("gitlab-ci-local"), "--preview"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return YAML(typ="safe").load(completed.stdout[completed.stdout.index("---") :])
+
+
+def test_yaml_edits_keep_the_file_valid_and_gitlab_reads_the_rewritten_script(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    patched = tmp_path / "patched"
+    for directory in (original, patched):
+        directory.mkdir()
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True)
+        (directory / ".gitlab-ci.yml").write_text(GITLAB_FILE)
+    new_text = _patch_file(patched / ".gitlab-ci.yml")
+    (patched / ".gitlab-ci.yml").write_text(new_text)
+    schema = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(patched / ".gitlab-ci.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert schema.returncode == 0, schema.stdout
+    before, after = _preview(original), _preview(patched)
+    for job in ("image-build", "test-image", "cached"):
+        whole_before = before[job].get("before_script", []) + before[job]["script"]
+        whole_after = after[job].get("before_script", []) + after[job]["script"]
+        assert whole_after == docker_gitlab.rewrite_script(whole_before), job
+    assert after["cached"] == before["cached"]
+    # Outside the script entries the file is byte for byte the same.
+    assert new_text.startswith(GITLAB_FILE[: GITLAB_FILE.index("    - docker build")])
+    assert new_text.endswith(GITLAB_FILE[GITLAB_FILE.index("\ncached:") :])
+    # And a second pass finds nothing to do.
+    assert _patch_file(patched / ".gitlab-ci.yml") == new_text
