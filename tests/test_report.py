@@ -242,6 +242,27 @@ def test_gh_token_is_used_when_github_token_is_absent(basic: FixtureServer) -> N
     assert basic.api.requests[0]["headers"]["authorization"] == "Bearer gh-cli-token"
 
 
+def test_workflow_file_name_selects_that_workflows_runs(basic: FixtureServer) -> None:
+    report = basic_json(basic, "--workflow", "ci.yml")
+    paths = basic.api_paths()
+    assert any(path.startswith("/repos/acme/svc/actions/workflows/ci.yml/runs?") for path in paths)
+    assert not any(path.startswith("/repos/acme/svc/actions/runs?") for path in paths)
+    assert report["runs"]["listed"] == 2
+
+
+def test_workflow_display_name_is_looked_up(basic: FixtureServer) -> None:
+    basic_json(basic, "--workflow", "CI")
+    paths = basic.api_paths()
+    assert any(path.startswith("/repos/acme/svc/actions/workflows?") for path in paths)
+    assert any(path.startswith("/repos/acme/svc/actions/workflows/9876543/runs?") for path in paths)
+
+
+def test_unknown_workflow_name_is_exit_2(basic: FixtureServer) -> None:
+    completed = run_report("--github", "acme/svc", "--api-url", basic.url, "--workflow", "Nightly")
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("error: GitHub: no workflow named 'Nightly' in acme/svc")
+
+
 # ---------------------------------------------------------------- storage warnings
 
 
@@ -285,7 +306,7 @@ def test_markdown_is_a_table_for_job_summaries(basic: FixtureServer) -> None:
     lines = completed.stdout.splitlines()
     assert lines[0] == "### Go cache report for acme/svc (5 of 5 runs read)"
     assert "| workflow | job | cache | runs | exact | partial | miss | restore p50 | restore p90 | size |" in lines
-    assert "| CI | test | mod | 4 | 75% | 0% | 25% | 2.8s | 3.4s | 173.0 MB |" in lines
+    assert "| CI | test | mod | 4 | 75% | 0% | 25% | 2.8s | 3.4s | 173.0 MiB |" in lines
     assert any(line.startswith("- Pull-request caches hold") for line in lines)
 
 

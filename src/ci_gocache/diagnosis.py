@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci_gocache.logtext import GITHUB_TIMESTAMP, strip_ansi
+
 # ---------------------------------------------------------------- fixes shared by several rules
 
 FIX_PRIVATE = (
@@ -300,8 +302,6 @@ RULES_BY_ID = {rule.id: rule for rule in RULES}
 # ---------------------------------------------------------------- cleaning lines
 
 _MODULE_MENTION = re.compile(r"(?:^|\s)(?:go: )?([^\s@:'\"]*\.[^\s@:'\"]*/[^\s@:'\"]+)@v[^\s:]+:")
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-_GITHUB_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _BUILDKIT = re.compile(r"^#\d+ (?:\d+\.\d+ )?")
 _GITLAB_SECTION = re.compile(r"section_(?:start|end):\d+:[\w.-]+(?:\[[^\]]*\])?")
 _ANNOTATION = re.compile(r"^##\[(warning|error|notice|debug)\]")
@@ -315,9 +315,9 @@ def clean_line(raw: str) -> str:
     if "\r" in line:
         # A terminal shows only what follows the last carriage return.
         line = line.rsplit("\r", 1)[-1] or line.replace("\r", "")
-    line = _ANSI.sub("", line)
+    line = strip_ansi(line)
     line = _GITLAB_SECTION.sub("", line)
-    line = _GITHUB_TIMESTAMP.sub("", line)
+    line = GITHUB_TIMESTAMP.sub("", line)
     line = _BUILDKIT.sub("", line)
     annotation = _ANNOTATION.match(line)
     if annotation:

@@ -34,15 +34,14 @@ Fields (all optional but `cache` and `hit`; unknown fields are kept, so new ones
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
+
+from ci_gocache.logtext import strip_ansi
 
 RECORD_MARKER = "ci-gocache-record:"
 RECORD_VERSION = 1
 HIT_KINDS = ("exact", "partial", "miss")
 
-# Job logs may colour or timestamp a line; GitLab traces carry section markers and ANSI codes.
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
 def format_record(record: dict[str, Any]) -> str:
@@ -65,7 +64,8 @@ def iter_records(log_text: str) -> list[tuple[int, dict[str, Any]]]:
     for line_number, raw_line in enumerate(log_text.split("\n"), start=1):
         if RECORD_MARKER not in raw_line:
             continue
-        line = _ANSI.sub("", raw_line)
+        # Job logs may colour or timestamp a line; GitLab traces carry ANSI codes.
+        line = strip_ansi(raw_line)
         position = line.find(RECORD_MARKER)
         if position < 0:
             continue

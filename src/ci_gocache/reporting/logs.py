@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ci_gocache.logtext import GITHUB_TIMESTAMP, strip_ansi
 from ci_gocache.records import iter_records
 
 HIT_KINDS = ("exact", "partial", "miss")
@@ -44,7 +45,6 @@ def cache_label(key: str) -> str:
 
 # ---------------------------------------------------------------- GitHub job logs
 
-_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ")
 _STEP_START = re.compile(r"^##\[group\]Run (\S+)")
 _INPUT = re.compile(r"^  ([A-Za-z][\w-]*): ?(.*)$")
 _RESTORED = re.compile(r"^Cache restored from key: (.+?)\s*$")
@@ -55,7 +55,7 @@ _RESTORE_FAILED = re.compile(r"^(?:##\[warning\]|Warning: )Failed to restore: ")
 
 
 def _timestamp(line: str) -> tuple[float | None, str]:
-    match = _TIMESTAMP.match(line)
+    match = GITHUB_TIMESTAMP.match(line)
     if not match:
         return None, line
     fraction = (match.group(2) or "0")[:6].ljust(6, "0")
@@ -191,7 +191,6 @@ def jobs_from_run_logs_zip(data: bytes) -> dict[str, str]:
 
 # ---------------------------------------------------------------- GitLab job traces
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _SECTION = re.compile(r"section_(start|end):(\d+):([\w.-]+)")
 _CHECKING = re.compile(r"Checking cache for (.+?)\.\.\.")
 _EXTRACTED = re.compile(r"Successfully extracted cache")
@@ -245,7 +244,7 @@ def parse_gitlab_trace(text: str) -> list[Observation]:
                 for observation in in_section:
                     observation.restore_seconds = round(seconds, 3)
                 section_start = None
-        line = _ANSI.sub("", raw.replace("\r", ""))
+        line = strip_ansi(raw.replace("\r", ""))
         checking = _CHECKING.search(line)
         if checking:
             trying = checking.group(1)

@@ -6,6 +6,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from ci_gocache import action_runtime
 from ci_gocache.reporting.logs import cache_label
 from ci_gocache.reporting.model import Collection
 
@@ -144,11 +145,5 @@ def _duplicates(entries: list[dict[str, Any]], default_ref: str) -> dict[str, in
 
 
 def human_bytes(value: int | float | None) -> str:
-    if value is None:
-        return "-"
-    amount = float(value)
-    for unit in ("B", "KB", "MB", "GB"):
-        if amount < 1024 or unit == "GB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} GB"
+    """Sizes as the action's job summary prints them (KiB, MiB, GiB); "-" when unknown."""
+    return "-" if value is None else action_runtime.human_bytes(int(value))
