@@ -318,10 +318,6 @@ def test_missing_go_sum_entry(workdir: Path, proxy_url: str, tmp_path: Path) -> 
     assert "go mod tidy" in root["fix"] and "-mod=mod" in root["fix"]
 
 
-def start_sumdb(status: int) -> Server:
-    return Server(status)
-
-
 @pytest.mark.parametrize("status", [404, 410])
 def test_private_module_sent_to_the_checksum_database_with_mod_mod_and_gonosumdb_fixes_it(
     workdir: Path, proxy_url: str, tmp_path: Path, status: int
