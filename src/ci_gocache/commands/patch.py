@@ -55,7 +55,7 @@ def command(
     action_repository: str,
     cache_mounts_dance: bool,
 ) -> None:
-    """Patch CI files (default: .github/workflows) so Go jobs cache modules and builds correctly."""
+    """Patch CI files (default: every CI file under the current directory) so Go jobs cache modules and builds correctly."""
     if style == "action" and not re.fullmatch(r"[0-9a-f]{40}", action_ref):
         raise click.UsageError("--style action needs --action-ref with a full 40-character commit SHA (lowercase hex)")
     if style == "action" and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", action_repository):

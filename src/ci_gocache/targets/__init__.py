@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from ci_gocache.targets import dockerfile, github
+from ci_gocache.targets import dockerfile, github, gitlab
 
 ALL_TARGETS: dict[str, ModuleType] = {
     github.NAME: github,
+    gitlab.NAME: gitlab,
     dockerfile.NAME: dockerfile,
 }
 
