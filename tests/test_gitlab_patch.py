@@ -290,3 +290,16 @@ def test_inspect_reports_gitlab_jobs_and_their_caches(tmp_path):
     text_report = run_cli("inspect", str(repo)).stdout
     assert "job unit (line 9): builds Go" in text_report
     assert "cache: cache of node_modules/ keyed on node (from default)" in text_report
+
+
+def test_docker_build_that_cannot_be_edited_safely_is_left_with_a_notice(tmp_path):
+    text = (
+        "build:\n  image: golang:1.23\n  script: [\"go build ./...\", \"docker build -t app .\"]\n"
+    )
+    repo = _project(tmp_path, {".gitlab-ci.yml": text})
+    result = run_cli("patch", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert ".gitlab-ci.yml:1:1: job 'build': its `docker build` sits where ci-gocache cannot rewrite it safely" in result.stderr
+    (patched,) = _load((repo / ".gitlab-ci.yml").read_text())
+    assert list(patched["build"]["script"]) == ["go build ./...", "docker build -t app ."]
+    assert len(patched["build"]["cache"]) == 2

@@ -19,7 +19,7 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ci_gocache import keys, schemas
+from ci_gocache import docker_gitlab, keys, schemas
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root
 from ci_gocache.sourcefile import (
@@ -36,7 +36,7 @@ from ci_gocache.targets.github import GO_COMMAND, GO_TOOL_COMMAND, MAKE_COMMAND
 from ci_gocache.targets.github import _count_parents as count_parents
 from ci_gocache.targets.github import _leaf_end as leaf_end
 from ci_gocache.targets.github import _locate as locate_in_node
-from ci_gocache.textedit import Edit, end_of_content, leading_comment_start, line_end, line_start
+from ci_gocache.textedit import Edit, apply_edits, end_of_content, leading_comment_start, line_end, line_start
 
 NAME = "gitlab"
 
@@ -423,6 +423,8 @@ class GitlabJob:
     sum_files: list[str] = field(default_factory=list)
     sum_files_known: bool = True
     sum_files_note: str = ""
+    build_script: list[str] = field(default_factory=list)
+    is_docker_unsafe: bool = False
     nodes: _JobNodes | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -653,6 +655,7 @@ def _effective_job(
         variables=variables,
         unresolved=unresolved,
     )
+    job.build_script = _flatten_strings(resolved.get("before_script")) + _flatten_strings(resolved.get("script"))
     _go_reasons(job, raw_own)
     if job.is_go:
         _resolve_sum_files(job, root)
@@ -974,6 +977,9 @@ class JobPlan:
     added_rules: bool
     kept_caches: list[Any]
     restore_only_reason: str = ""
+    go: bool = True
+    # `docker build` turned into `docker buildx build` with a registry cache (docker_gitlab).
+    docker_edits: list[Edit] = field(default_factory=list)
 
 
 class _Refused(Exception):
@@ -1001,8 +1007,18 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
                 job = next(job for job in facts.jobs if job.name == outcome.job)
                 result.notices.append(Notice(facts.path, job.line, job.col, f"job {job.name!r} left unchanged: {outcome.reason}"))
         return result
+    for job in facts.jobs:
+        if job.nodes is not None and job.is_docker_unsafe:
+            result.notices.append(
+                Notice(
+                    facts.path, job.line, job.col,
+                    f"job {job.name!r}: its `docker build` sits where ci-gocache cannot rewrite it safely "
+                    "(flow style, a nested list or an alias); it is left as written",
+                )
+            )
     for job_plan in plans:
         result.edits.extend(job_plan.edits)
+        result.edits.extend(job_plan.docker_edits)
         if job_plan.restore_only_reason:
             job = job_plan.job
             result.notices.append(Notice(facts.path, job.line, job.col, f"job {job.name!r}: {job_plan.restore_only_reason}"))
@@ -1027,21 +1043,52 @@ def plan_jobs(facts: GitlabFacts, options: PatchOptions) -> tuple[list[JobPlan],
         if job.trigger:
             outcomes.append(JobOutcome(job.name, job.line, "not-go", "triggers a downstream pipeline"))
             continue
-        if not job.is_go:
-            outcomes.append(JobOutcome(job.name, job.line, "not-go", "does not build Go"))
-            continue
-        if job.already_patched:
-            outcomes.append(JobOutcome(job.name, job.line, "already-cached", "already has ci-gocache caches"))
+        docker = _docker_edits(facts, job)
+        docker_reason = "docker build uses buildx with a registry cache" if docker else ""
+        if not job.is_go or job.already_patched:
+            if docker:
+                plans.append(JobPlan(job, [], False, False, [], go=False, docker_edits=docker))
+                outcomes.append(JobOutcome(job.name, job.line, "patched", docker_reason))
+            elif job.is_go:
+                outcomes.append(JobOutcome(job.name, job.line, "already-cached", "already has ci-gocache caches"))
+            else:
+                outcomes.append(JobOutcome(job.name, job.line, "not-go", "does not build Go"))
             continue
         try:
             job_plan = _plan_job(facts, job, options)
         except _Refused as refused:
             outcomes.append(JobOutcome(job.name, job.line, refused.outcome, refused.reason))
             continue
+        job_plan.docker_edits = docker
         plans.append(job_plan)
-        reason = job_plan.restore_only_reason
+        reason = "; ".join(part for part in (job_plan.restore_only_reason, docker_reason) if part)
         outcomes.append(JobOutcome(job.name, job.line, "patched", reason))
     return plans, outcomes
+
+
+def _docker_edits(facts: GitlabFacts, job: GitlabJob) -> list[Edit]:
+    """The rewrite of the job's own `docker build` script entries; [] when there is none, or when
+    one cannot be edited safely (job.is_docker_unsafe then says so)."""
+    nodes = job.nodes
+    if nodes is None or not isinstance(nodes.value, MappingNode) or nodes.shared or nodes.flow:
+        return []
+    script_nodes = []
+    for name in ("before_script", "script"):
+        key = mapping_key_node(nodes.value, name)
+        node = mapping_get(nodes.value, name)
+        if key is None or node is None or name not in nodes.own_keys:
+            continue
+        if node.start_mark.index < key.start_mark.index or facts.parents.get(id(node), 0) > 1:
+            if any(docker_gitlab.builds_image(entry) for entry in _flatten_strings(to_plain(node))):
+                job.is_docker_unsafe = True
+                return []
+            continue
+        script_nodes.append(node)
+    edits = docker_gitlab.job_script_edits(facts.text, facts.newline, script_nodes, job.build_script)
+    if edits is None:
+        job.is_docker_unsafe = True
+        return []
+    return edits
 
 
 def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobPlan:
@@ -1322,24 +1369,42 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
         if to_plain(facts.loaded.header) != to_plain(new_loaded.header):
             raise InputError(source.display_path, 1, 1, "internal error: the patch changed the spec: header; nothing was written")
     plans, _ = plan_jobs(facts, options)
+    docker_edits = [edit for job_plan in plans for edit in job_plan.docker_edits]
+    docker_only = original
+    if docker_edits:
+        # The script rewrite is docker_gitlab's: what it alone makes of the file is the reference.
+        rewritten = SourceFile(
+            source.path, source.display_path, apply_edits(source.text, docker_edits), source.has_bom, source.newline, source.mode
+        )
+        docker_only = to_plain(load_file(rewritten, new_loaded.relative).main)
     for job_plan in plans:
         name = job_plan.job.name
         before = original.get(name) if isinstance(original.get(name), dict) else {}
         after = updated.get(name) if isinstance(updated.get(name), dict) else {}
-        problem = _check_job(before, after, job_plan, options)
+        problem = _check_job(before, after, job_plan, options) if job_plan.go else ""
+        if not problem and job_plan.docker_edits:
+            expected = _scripts(docker_only.get(name, {}))
+            problem = "" if expected == _scripts(after) else "the docker build rewrite came out differently"
         if problem:
             raise InputError(
                 source.display_path, job_plan.job.line, job_plan.job.col,
                 f"internal error: {problem} in job {name!r}; nothing was written",
             )
-        original[name] = _without_our_keys(before)
-        updated[name] = _without_our_keys(after)
+        touched = ("variables", "cache", "rules") if job_plan.go else ()
+        if job_plan.docker_edits:
+            touched += ("before_script", "script")
+        original[name] = _without(before, touched)
+        updated[name] = _without(after, touched)
     if original != updated:
         raise InputError(source.display_path, 1, 1, "internal error: the patch changed more than the Go caches; nothing was written")
 
 
-def _without_our_keys(job: dict[str, Any]) -> dict[str, Any]:
-    kept = {key: value for key, value in job.items() if key not in ("variables", "cache", "rules")}
+def _scripts(job: Any) -> dict[str, Any]:
+    return _without({key: job.get(key) for key in ("before_script", "script")} if isinstance(job, dict) else {}, ())
+
+
+def _without(job: dict[str, Any], touched: tuple[str, ...]) -> dict[str, Any]:
+    kept = {key: value for key, value in job.items() if key not in touched}
     for key in SCRIPT_KEYS:
         # A block scalar at the very end of a file without a final newline gains one when keys
         # are added after it; a shell does not see the difference.
@@ -1390,6 +1455,7 @@ def describe(facts: GitlabFacts) -> dict[str, Any]:
         readable = "" if include.kind == "local" else " (not read: ci-gocache reads local includes only)"
         findings.append(f"include {include.kind}: {include.target} (line {include.line}){readable}")
     for job in facts.jobs:
+        docker_builds = [entry for entry in job.build_script if docker_gitlab.builds_image(entry)]
         entry = {
             "name": job.name,
             "line": job.line,
@@ -1404,6 +1470,7 @@ def describe(facts: GitlabFacts) -> dict[str, Any]:
             "rules": job.has_rules,
             "go_sum_files": job.sum_files if job.is_go else [],
             "ci_gocache": job.already_patched,
+            "docker_builds": docker_builds,
         }
         jobs.append(entry)
         if job.hidden:
@@ -1418,4 +1485,6 @@ def describe(facts: GitlabFacts) -> dict[str, Any]:
                 findings.append("  cache: none")
         elif not job.trigger:
             findings.append(f"job {job.name} (line {job.line}): does not build Go")
+        for build in docker_builds:
+            findings.append(f"  docker build without a layer cache: {build.splitlines()[0]}")
     return {"path": facts.path, "kind": f"gitlab-{facts.kind}", "context": facts.context, "jobs": jobs, "findings": findings}
