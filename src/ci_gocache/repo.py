@@ -13,7 +13,11 @@ _GO_LINE = re.compile(r"^\s*go\s+(\S+)", re.MULTILINE)
 _TOOLCHAIN_LINE = re.compile(r"^\s*toolchain\s+(\S+)", re.MULTILINE)
 _MODULE_LINE = re.compile(r"^\s*module\s+(\S+)", re.MULTILINE)
 
-DOCKERFILE_NAME = re.compile(r"^(Dockerfile|Containerfile)([._-].*)?$|.*\.(Dockerfile|dockerfile)$")
+# Not Dockerfile.dockerignore (a Dockerfile's own ignore file) nor notes such as Dockerfile.md.
+DOCKERFILE_NAME = re.compile(
+    r"^(?!.*\.(dockerignore|md|txt|rst|orig|bak|swp|tmp|json|ya?ml|sh)$)(Dockerfile|Containerfile)([._-].*)?$"
+    r"|.*\.(Dockerfile|dockerfile)$"
+)
 
 
 @dataclass
