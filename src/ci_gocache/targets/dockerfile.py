@@ -279,7 +279,8 @@ def _read_instruction(stage: StageFacts, index: int, instruction: Instruction, e
             elif any(PurePosixPath(source).name in ("go.mod", "go.work") for source in sources):
                 stage.modules_first = True
     elif keyword == "RUN":
-        script = instruction.args + "".join(doc.body for doc in instruction.heredocs)
+        command = _run_command(instruction)
+        script = command + "\n" + "".join(doc.body for doc in instruction.heredocs)
         for match in USER_ADD.finditer(script):
             stage.user_adds.append(match.group(2))
         mounts = _mounts(instruction, stage.env)
@@ -291,7 +292,6 @@ def _read_instruction(stage: StageFacts, index: int, instruction: Instruction, e
         if not _runs_go(script, stage):
             return
         module_cache, build_cache, owner, problem = _cache_targets(stage)
-        command = instruction.args.strip()
         stage.go_runs.append(
             RunFacts(
                 index=index,
@@ -305,6 +305,21 @@ def _read_instruction(stage: StageFacts, index: int, instruction: Instruction, e
                 problem=problem,
             )
         )
+
+
+def _run_command(instruction: Instruction) -> str:
+    """The RUN's command line; the exec form `["go", "build"]` as `go build`."""
+    args = instruction.args.strip()
+    if instruction.json_form:
+        import json
+
+        try:
+            items = json.loads(args)
+        except ValueError:
+            return args
+        if isinstance(items, list):
+            return " ".join(str(item) for item in items)
+    return args
 
 
 def _copy_sources(instruction: Instruction, escape: str) -> list[str]:
