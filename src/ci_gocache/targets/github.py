@@ -14,6 +14,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ci_gocache import docker_workflow, keys, schemas
 from ci_gocache.errors import InputError, Notice
+from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.pins import pinned_uses
 from ci_gocache.repo import RepoFacts
 from ci_gocache.sourcefile import (
@@ -53,17 +54,6 @@ CD_COMMAND = re.compile(r"(?:^|[;&]\s*)\s*cd\s+([^\s;&|]+)", re.MULTILINE)
 MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
-GO_CACHE_PATH_HINTS = (
-    "go-build",
-    "pkg/mod",
-    "pkg\\mod",
-    "gocache",
-    "gomodcache",
-    "go env",
-    "~/go",
-    "/go/pkg",
-    "golang",
-)
 PUBLISHER_ACTIONS = (
     "goreleaser/goreleaser-action",
     "softprops/action-gh-release",
@@ -572,7 +562,7 @@ def _record_cache(facts: JobFacts, step: StepFacts, text: str) -> None:
             )
     elif step.action in ("actions/cache", "actions/cache/restore", "actions/cache/save"):
         paths = [line.strip() for line in str(step.inputs.get("path", "")).splitlines() if line.strip()]
-        go_paths = [path for path in paths if any(hint in path.lower() for hint in GO_CACHE_PATH_HINTS)]
+        go_paths = [path for path in paths if is_go_cache_path(path)]
         if go_paths:
             facts.caches.append(
                 CacheUse(

@@ -21,6 +21,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ci_gocache import docker_gitlab, keys, schemas
 from ci_gocache.errors import InputError, Notice
+from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.repo import RepoFacts, find_repo_root
 from ci_gocache.sourcefile import (
     SourceFile,
@@ -72,9 +73,6 @@ GO_IMAGE = re.compile(r"(?:^|/)(?:golang|golangci-lint|goreleaser)(?::|@|$)")
 # `cd dir` at the start of a command, also in a subshell or a group: `(cd dir && go test ./...)`.
 CD_IN_SCRIPT = re.compile(r"(?:^|[;&|({]\s*)\s*cd\s+([^\s;&|)]+)", re.MULTILINE)
 GO_C_FLAG = re.compile(r"(?:^|[\s;&|(`])go\s+-C\s+([^\s;&|]+)", re.MULTILINE)
-GO_CACHE_PATH_HINTS = ("pkg/mod", "go-build", "gomodcache", "gocache", ".go/", "gopath")
-
-
 def claims(relative_path: str) -> bool:
     """A GitLab pipeline file, a local include of the repository's .gitlab-ci.yml, or a component."""
     normal = relative_path.replace("\\", "/").lstrip("/")
@@ -721,7 +719,7 @@ def _cache_entry(entry: Any) -> CacheEntry:
     if not isinstance(entry, dict):
         return CacheEntry(detail=str(entry), go_only=False, mixed=False, ours=False, plain=entry)
     paths = [str(path) for path in _as_list(entry.get("paths"))]
-    go_paths = [path for path in paths if any(hint in path.lower() for hint in GO_CACHE_PATH_HINTS)]
+    go_paths = [path for path in paths if is_go_cache_path(path)]
     key = entry.get("key")
     ours = _is_our_key(key)
     key_text = json.dumps(key, default=str) if isinstance(key, (dict, list)) else str(key)
