@@ -1,15 +1,9 @@
-"""docker/build-push-action steps: golden fixtures checked with check-jsonschema, actionlint and zizmor.
-
-Each tests/fixtures/docker-workflows/<case>/ holds repo/ (workflows and a Dockerfile), expected/
-(every file `ci-gocache patch` changes, workflows and Dockerfiles alike; a file missing there
-must stay byte-identical) and optionally case.json with `patch` arguments and expected notices.
-Regenerate with CI_GOCACHE_REGEN=1 and review the diff before committing.
-"""
+"""docker/build-push-action steps: the golden fixtures of tests/fixtures/docker-workflows/ (walked
+by test_golden.py) checked with check-jsonschema, actionlint and zizmor, and what each case shows."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,18 +14,18 @@ from ruamel.yaml import YAML
 
 from support.buildkit import assert_front_end_accepts
 from support.cli import run_cli
+from support.golden import case_config, cases, patch_case
 from support.tools import actionlint, tool, zizmor_findings
 
 from ci_gocache.pins import pinned_uses
 from ci_gocache.targets import dockerfile, github
 
 FIXTURES = Path(__file__).parent / "fixtures" / "docker-workflows"
-CASES = sorted(path.name for path in FIXTURES.iterdir() if (path / "repo").is_dir())
+CASES = cases("docker-workflows")
 
 
 def _case(name: str) -> dict:
-    config = FIXTURES / name / "case.json"
-    return json.loads(config.read_text()) if config.exists() else {}
+    return case_config("docker-workflows", name)
 
 
 def _ci_files(root: Path) -> dict[str, bytes]:
@@ -49,52 +43,13 @@ def _workflow(content: bytes) -> dict:
 
 @pytest.fixture(params=CASES)
 def patched_case(request, tmp_path):
-    name = request.param
-    repo = tmp_path / "repo"
-    shutil.copytree(FIXTURES / name / "repo", repo)
-    (repo / ".git").mkdir()
-    before = _ci_files(repo)
-    config = _case(name)
-    first = run_cli("patch", *config.get("args", []), cwd=repo)
-    assert first.returncode == 0, first.stderr
-    after = _ci_files(repo)
-    expected_dir = FIXTURES / name / "expected"
-    if os.environ.get("CI_GOCACHE_REGEN"):
-        shutil.rmtree(expected_dir, ignore_errors=True)
-        for relative, content in after.items():
-            if content != before[relative]:
-                (expected_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-                (expected_dir / relative).write_bytes(content)
-    return name, repo, before, after, first, config, tmp_path
+    return patch_case("docker-workflows", request.param, tmp_path)
 
 
-def test_patch_matches_golden_files(patched_case):
-    name, _, before, after, _, _, _ = patched_case
-    for relative, content in after.items():
-        expected_file = FIXTURES / name / "expected" / relative
-        expected = expected_file.read_bytes() if expected_file.exists() else before[relative]
-        assert content == expected, f"{name}/{relative} differs from its golden file"
-
-
-def test_expected_notices_are_printed(patched_case):
-    _, _, _, _, first, config, _ = patched_case
-    for notice in config.get("notices", []):
-        assert notice in first.stderr
-
-
-def test_second_run_changes_nothing(patched_case):
-    _, repo, _, after, _, config, _ = patched_case
-    check = run_cli("patch", "--check", *config.get("args", []), cwd=repo)
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert _ci_files(repo) == after
-
-
-def test_patched_files_pass_schema_actionlint_zizmor_and_buildkit(patched_case):
-    name, repo, before, after, _, _, tmp_path = patched_case
+def test_patched_files_pass_schema_actionlint_zizmor_and_buildkit(patched_case, tmp_path):
+    name, repo, before = patched_case.name, patched_case.repo, patched_case.before
     originals = tmp_path / "originals"
-    for relative, content in after.items():
-        if content == before[relative]:
-            continue
+    for relative in patched_case.changed():
         original = originals / relative
         original.parent.mkdir(parents=True, exist_ok=True)
         original.write_bytes(before[relative])
@@ -189,7 +144,7 @@ def test_release_workflow_restores_cache_mounts_but_never_saves(tmp_path):
 
 
 def test_every_added_action_is_pinned(patched_case):
-    _, _, before, after, _, _, _ = patched_case
+    before, after = patched_case.before, patched_case.after
     pins = {pinned_uses(name).split(" #")[0] for name in (
         "docker/setup-buildx-action", "reproducible-containers/buildkit-cache-dance", "actions/cache/restore",
         "actions/cache/save", "actions/cache",
