@@ -1,41 +1,19 @@
-"""Golden before/after fixtures for the GitLab CI patcher, checked with the real tools.
-
-Each tests/fixtures/gitlab/<case>/ holds repo/ (a project before patching), expected/ (the YAML
-files after `ci-gocache patch` with no paths, by their path in the project; a file missing there
-must stay byte-identical) and optionally case.json with extra `patch` arguments and the notices
-expected on stderr. Every patched file must pass check-jsonschema's gitlab-ci schema (for a
-component, the document after its `spec:` header) and be read by gitlab-ci-local.
-Regenerate with CI_GOCACHE_REGEN=1 and review the diff before committing.
-"""
+"""GitLab golden fixtures (tests/fixtures/gitlab/, walked by test_golden.py), checked with the real
+tools: every patched file passes check-jsonschema's gitlab-ci schema (for a component, the document
+after its `spec:` header) and is read by gitlab-ci-local."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from support.cli import run_cli
+from support.golden import cases, patch_case
 from support.tools import tool
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gitlab"
-CASES = sorted(path.name for path in FIXTURES.iterdir() if (path / "repo").is_dir())
-
-
-def _case(name: str) -> dict:
-    config = FIXTURES / name / "case.json"
-    return json.loads(config.read_text()) if config.exists() else {}
-
-
-def _yaml_files(root: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and path.suffix in (".yml", ".yaml") and ".git" not in path.relative_to(root).parts
-    }
+CASES = cases("gitlab")
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -45,69 +23,15 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def _project(tmp_path: Path, name: str) -> Path:
-    repo = tmp_path / "repo"
-    shutil.copytree(FIXTURES / name / "repo", repo)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "remote", "add", "origin", "https://gitlab.example.com/ci-gocache/fixture.git")
-    return repo
-
-
 @pytest.fixture(params=CASES)
 def patched_case(request, tmp_path):
-    name = request.param
-    repo = _project(tmp_path, name)
-    before = _yaml_files(repo)
-    config = _case(name)
-    first = run_cli("patch", *config.get("args", []), cwd=repo)
-    assert first.returncode == 0, first.stderr
-    after = _yaml_files(repo)
-    expected_dir = FIXTURES / name / "expected"
-    if os.environ.get("CI_GOCACHE_REGEN"):
-        shutil.rmtree(expected_dir, ignore_errors=True)
-        for relative, content in after.items():
-            if content != before[relative]:
-                (expected_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-                (expected_dir / relative).write_bytes(content)
-    return name, repo, before, after, first, config
-
-
-def test_patch_matches_golden_files(patched_case):
-    name, _, before, after, _, _ = patched_case
-    expected_dir = FIXTURES / name / "expected"
-    assert set(after) == set(before)
-    for relative, content in after.items():
-        expected_file = expected_dir / relative
-        expected = expected_file.read_bytes() if expected_file.exists() else before[relative]
-        assert content == expected, f"{name}/{relative} differs from its golden file"
-
-
-CASES_WITH_NOTICES = [name for name in CASES if _case(name).get("notices")]
-
-
-@pytest.mark.parametrize("name", CASES_WITH_NOTICES)
-def test_expected_notices_are_printed(name, tmp_path):
-    repo = _project(tmp_path, name)
-    config = _case(name)
-    result = run_cli("patch", *config.get("args", []), cwd=repo)
-    assert result.returncode == 0, result.stderr
-    for notice in config["notices"]:
-        assert notice in result.stderr
-
-
-def test_second_run_changes_nothing(patched_case):
-    _, repo, _, after, _, config = patched_case
-    second = run_cli("patch", "--check", *config.get("args", []), cwd=repo)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert _yaml_files(repo) == after
+    return patch_case("gitlab", request.param, tmp_path)
 
 
 def test_patched_files_pass_check_jsonschema(patched_case, tmp_path):
-    _, repo, before, after, _, _ = patched_case
-    for relative, content in after.items():
-        if content == before[relative]:
-            continue
-        text = content.decode("utf-8-sig")
+    repo = patched_case.repo
+    for relative in patched_case.changed():
+        text = patched_case.after[relative].decode("utf-8-sig")
         checked = repo / relative
         if text.startswith("spec:"):
             # A component: GitLab reads the document after the `spec:` header as the configuration.
@@ -121,7 +45,7 @@ def test_patched_files_pass_check_jsonschema(patched_case, tmp_path):
 
 
 def test_gitlab_ci_local_reads_the_patched_pipeline(patched_case):
-    _, repo, _, _, _, _ = patched_case
+    repo = patched_case.repo
     pipeline = repo / ".gitlab-ci.yml"
     if not pipeline.exists():
         # A component project: include each component at this commit, as GitLab documents for testing.
