@@ -291,6 +291,27 @@ def test_inspect_reports_gitlab_jobs_and_their_caches(tmp_path):
     assert "cache: cache of node_modules/ keyed on node (from default)" in text_report
 
 
+def test_inspect_reports_where_a_job_puts_go_directories(tmp_path):
+    text = (
+        "variables:\n  GOPATH: $CI_PROJECT_DIR/.gopath\n"
+        "test:\n  image: golang:1.23\n  before_script:\n    - export GOCACHE=/tmp/go-build\n"
+        "  script:\n    - go test ./...\n"
+    )
+    repo = _project(tmp_path, {".gitlab-ci.yml": text})
+    result = run_cli("inspect", "--format", "json", str(repo))
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads(result.stdout)["gitlab"]
+    (job,) = entry["jobs"]
+    locations = job["go_locations"]
+    assert locations["GOPATH"] == {"value": "$CI_PROJECT_DIR/.gopath", "from": "variables", "directory": ".gopath", "problem": ""}
+    assert locations["GOCACHE"]["from"] == "before_script"
+    assert locations["GOCACHE"]["directory"] is None
+    assert "outside $CI_PROJECT_DIR" in locations["GOCACHE"]["problem"]
+    text_report = run_cli("inspect", str(repo)).stdout
+    assert "GOPATH: $CI_PROJECT_DIR/.gopath (set in variables): in the project directory at .gopath/" in text_report
+    assert "GOCACHE: /tmp/go-build (set in before_script): its before_script sets GOCACHE to /tmp/go-build" in text_report
+
+
 def test_docker_build_that_cannot_be_edited_safely_is_left_with_a_notice(tmp_path):
     text = (
         "build:\n  image: golang:1.23\n  script: [\"go build ./...\", \"docker build -t app .\"]\n"

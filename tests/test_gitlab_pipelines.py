@@ -175,12 +175,16 @@ def test_component_pipeline_with_inputs_creates_restores_and_invalidates_caches(
     assert re.search(r"^test\s+check\s+on_success", listing.output, re.MULTILINE), listing.output
 
 
-def test_patched_pipeline_caches_across_runs(tmp_path):
-    repo = _repository(tmp_path, FIXTURES / "pipelines" / "patched" / ".gitlab-ci.yml", {})
+def _patch_and_commit(repo: Path) -> None:
     patched = run_cli("patch", cwd=repo)
     assert patched.returncode == 0, patched.stderr
     assert ".gitlab-ci.yml: patched (jobs: test)" in patched.stdout
     _git(repo, "commit", "-q", "-am", "ci-gocache patch")
+
+
+def test_patched_pipeline_caches_across_runs(tmp_path):
+    repo = _repository(tmp_path, FIXTURES / "pipelines" / "patched" / ".gitlab-ci.yml", {})
+    _patch_and_commit(repo)
 
     first = _run(repo)
     assert first.returncode == 0, first.output
@@ -195,3 +199,38 @@ def test_patched_pipeline_caches_across_runs(tmp_path):
     assert second.downloads == [], second.output
     assert {module_cache, build_cache} <= set(second.imported), second.output
     assert re.search(r"ok\s+example\.com/fixture\s+\(cached\)", second.output), second.output
+
+
+def test_patched_pipeline_caches_where_the_job_puts_go_directories(tmp_path):
+    module = FIXTURES / "module"
+    repo = _repository(
+        tmp_path,
+        FIXTURES / "pipelines" / "own-directories" / ".gitlab-ci.yml",
+        {f"app/{path.name}": path for path in module.iterdir()},
+    )
+    _patch_and_commit(repo)
+
+    first = _run(repo)
+    assert first.returncode == 0, first.output
+    assert any(url.endswith(UUID_1_6) for url in first.downloads), first.output
+    (module_cache,) = _module_caches(first.created, "gocache-v1")
+    build_cache = "gocache-v1-gobuild-test-main"
+    # The pipeline's hand-written Go cache (keyed on the branch, "main") was replaced by ours.
+    assert set(first.created) == {module_cache, build_cache}, first.output
+    saved = repo / ".gitlab-ci-local" / "cache"
+    # The caches hold the directories the script exported, not ci-gocache's defaults.
+    assert list(saved.glob(f"{module_cache}/.cache/gomod/github.com/google/uuid@v1.6.0/uuid.go"))
+    assert (saved / build_cache / ".cache" / "go-build" / "README").is_file()
+
+    second = _run(repo, GOPROXY="off")
+    assert second.returncode == 0, second.output
+    assert second.downloads == [], second.output
+    assert set(second.imported) == {module_cache, build_cache}, second.output
+    assert re.search(r"ok\s+example\.com/fixture\s+\(cached\)", second.output), second.output
+
+    # Only app/go.sum is in the module key: a change to the root module's go.sum keeps the cache.
+    _use_uuid_1_5(repo)
+    _git(repo, "commit", "-q", "-am", "root module moves to uuid 1.5.0")
+    root_changed = _run(repo, GOPROXY="off")
+    assert root_changed.returncode == 0, root_changed.output
+    assert module_cache in root_changed.imported, root_changed.output

@@ -9,7 +9,6 @@ against check-jsonschema's gitlab-ci schema. Only textedit.apply_edits writes te
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ci_gocache import docker_gitlab, keys, schemas
+from ci_gocache import docker_gitlab, gitlab_scripts, keys, schemas
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.repo import RepoFacts, find_repo_root
@@ -70,9 +69,10 @@ GLOBAL_DEFAULT_KEYWORDS = ("image", "services", "cache", "before_script", "after
 SCRIPT_KEYS = ("before_script", "script", "after_script")
 
 GO_IMAGE = re.compile(r"(?:^|/)(?:golang|golangci-lint|goreleaser)(?::|@|$)")
-# `cd dir` at the start of a command, also in a subshell or a group: `(cd dir && go test ./...)`.
-CD_IN_SCRIPT = re.compile(r"(?:^|[;&|({]\s*)\s*cd\s+([^\s;&|)]+)", re.MULTILINE)
-GO_C_FLAG = re.compile(r"(?:^|[\s;&|(`])go\s+-C\s+([^\s;&|]+)", re.MULTILINE)
+# Where each of Go's cache variables would put its directory, for notices that suggest one.
+SUGGESTED_DIRECTORIES = {"GOPATH": GOPATH_DIRECTORY, "GOMODCACHE": f"{GOPATH_DIRECTORY}/pkg/mod", "GOCACHE": BUILD_CACHE_DIRECTORY}
+
+
 def claims(relative_path: str) -> bool:
     """A GitLab pipeline file, a local include of the repository's .gitlab-ci.yml, or a component."""
     normal = relative_path.replace("\\", "/").lstrip("/")
@@ -385,6 +385,22 @@ class CacheEntry:
     plain: Any = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class GoLocation:
+    """A place the job itself gives GOPATH, GOMODCACHE or GOCACHE."""
+
+    name: str
+    value: str  # as written, the first one when it is given several
+    origin: str  # variables | rules | before_script | script | after_script
+    place: gitlab_scripts.Place
+    conflicting: tuple[str, ...] = ()  # other values it is given that point elsewhere
+
+    @property
+    def directory(self) -> str | None:
+        """The directory under the project directory, when ci-gocache can cache it."""
+        return self.place.directory if self.place.kind == "inside" and not self.conflicting else None
+
+
 @dataclass
 class _JobNodes:
     """Where a job sits in this file's text (only for jobs this file defines)."""
@@ -421,6 +437,10 @@ class GitlabJob:
     sum_files: list[str] = field(default_factory=list)
     sum_files_known: bool = True
     sum_files_note: str = ""
+    # GOPATH/GOMODCACHE/GOCACHE as the job's variables, rules or scripts set them.
+    go_locations: dict[str, GoLocation] = field(default_factory=dict)
+    # A script's GOFLAGS that replaces the variable and drops -modcacherw.
+    goflags_overrides: list[gitlab_scripts.Setting] = field(default_factory=list)
     build_script: list[str] = field(default_factory=list)
     is_docker_unsafe: bool = False
     nodes: _JobNodes | None = field(default=None, repr=False, compare=False)
@@ -432,6 +452,11 @@ class GitlabJob:
     @property
     def already_patched(self) -> bool:
         return sum(1 for cache in self.caches if cache.ours) >= 2
+
+    @property
+    def go_cache_directories(self) -> tuple[str, ...]:
+        """The project directories the job itself keeps Go's caches in (hand-written caches of them are Go caches)."""
+        return _directories_of(self.go_locations)
 
 
 @dataclass
@@ -626,11 +651,15 @@ def _effective_job(
     if image is not None and not isinstance(image, str):
         unresolved.append("image")
     scripts = []
+    sections: dict[str, list[str]] = {}
     for key in SCRIPT_KEYS:
         if contains_unresolved(resolved.get(key)):
             unresolved.append(key)
-        scripts.extend(_flatten_strings(resolved.get(key)))
-    caches = [_cache_entry(entry) for entry in _as_list(resolved.get("cache"))]
+        sections[key] = _flatten_strings(resolved.get(key))
+        scripts.extend(sections[key])
+    script_facts = gitlab_scripts.read_scripts(sections)
+    locations = _go_locations(variables, resolved.get("rules"), script_facts)
+    caches = [_cache_entry(entry, _directories_of(locations)) for entry in _as_list(resolved.get("cache"))]
     if contains_unresolved(resolved.get("cache")):
         unresolved.append("cache")
     job = GitlabJob(
@@ -652,11 +681,17 @@ def _effective_job(
         has_only_except="only" in resolved or "except" in resolved,
         variables=variables,
         unresolved=unresolved,
+        go_locations=locations,
+        goflags_overrides=[
+            setting for setting in script_facts.settings
+            if setting.name == "GOFLAGS" and not setting.by_go_env
+            and MODCACHERW not in setting.value.split() and not re.search(r"\$\{?GOFLAGS\b", setting.value)
+        ],
     )
     job.build_script = _flatten_strings(resolved.get("before_script")) + _flatten_strings(resolved.get("script"))
     _go_reasons(job, raw_own)
     if job.is_go:
-        _resolve_sum_files(job, root)
+        _resolve_sum_files(job, root, script_facts)
     return job
 
 
@@ -715,11 +750,13 @@ def _resolve_extends(
     return result, cache_from
 
 
-def _cache_entry(entry: Any) -> CacheEntry:
+def _cache_entry(entry: Any, go_directories: tuple[str, ...] = ()) -> CacheEntry:
+    """A cache as the job has it. Its paths are Go's when they look like Go cache directories, or
+    are the directories the job itself keeps Go's caches in (`go_directories`)."""
     if not isinstance(entry, dict):
         return CacheEntry(detail=str(entry), go_only=False, mixed=False, ours=False, plain=entry)
     paths = [str(path) for path in _as_list(entry.get("paths"))]
-    go_paths = [path for path in paths if is_go_cache_path(path)]
+    go_paths = [path for path in paths if is_go_cache_path(path) or _within_any(path, go_directories)]
     key = entry.get("key")
     ours = _is_our_key(key)
     key_text = json.dumps(key, default=str) if isinstance(key, (dict, list)) else str(key)
@@ -730,6 +767,15 @@ def _cache_entry(entry: Any) -> CacheEntry:
         ours=ours,
         plain=entry,
     )
+
+
+def _within_any(path: str, directories: tuple[str, ...]) -> bool:
+    written = path.strip()
+    project = PROJECT_DIR_PREFIX.match(written)
+    if project:
+        written = project.group(1) or ""
+    cleaned = keys._normal(written.removeprefix("./").rstrip("/") or ".")
+    return any(cleaned == directory or cleaned.startswith(directory + "/") for directory in directories if directory)
 
 
 def _is_our_key(key: Any) -> bool:
@@ -755,24 +801,95 @@ def _go_reasons(job: GitlabJob, raw_own: dict[str, Any]) -> None:
         job.go_reasons.append("runs make/task in a Go image")
 
 
-def _resolve_sum_files(job: GitlabJob, root: Path) -> None:
-    """The go.sum files the job builds with, relative to the project directory."""
-    directories = [""]
-    unknown_directories: list[str] = []
-    script = "\n".join(job.scripts)
-    for match in [*CD_IN_SCRIPT.finditer(script), *GO_C_FLAG.finditer(script)]:
-        target = match.group(1).strip("'\"")
-        project = PROJECT_DIR_PREFIX.match(target)
-        if project:
-            target = project.group(1) or ""
-        if "$" in target or target.startswith(("/", "..", "~")):
-            unknown_directories.append(match.group(1))
+def _go_locations(
+    variables: dict[str, str], rules: Any, script: gitlab_scripts.ScriptFacts
+) -> dict[str, GoLocation]:
+    """Where the job's own settings put GOPATH, GOMODCACHE and GOCACHE. A script's assignment
+    replaces the variable; values that point to different places are a conflict."""
+    locations: dict[str, GoLocation] = {}
+    script_values = {**variables, **{setting.name: setting.value for setting in script.settings}}
+    for name in gitlab_scripts.CACHE_VARIABLES:
+        given = [(setting.value, setting.section, setting.cwd) for setting in script.settings if setting.name == name]
+        context = script_values
+        if not given:
+            context = variables
+            if name in variables:
+                given.append((variables[name], "variables", ""))
+            for rule in _as_list(rules):
+                rule_variables = _dict(rule.get("variables")) if isinstance(rule, dict) else {}
+                if name in rule_variables:
+                    given.append((_variable_value(rule_variables[name]), "rules", ""))
+        if not given:
             continue
-        cleaned = keys._normal(target.removeprefix("./"))
-        if cleaned not in directories:
-            directories.append(cleaned)
+        # A value naming itself ($GOPATH in GOPATH) refers to what it replaces, which is unknown here.
+        others = {key: value for key, value in context.items() if key != name}
+        placed = [
+            (value, origin, gitlab_scripts.locate(value, others, cwd, list_of_paths=name == "GOPATH"))
+            for value, origin, cwd in given
+        ]
+        value, origin, place = placed[0]
+        conflicting = tuple(
+            dict.fromkeys(
+                other_value for other_value, _, other_place in placed[1:]
+                if (other_place.kind, other_place.directory) != (place.kind, place.directory)
+                or (place.kind != "inside" and other_value != value)
+            )
+        )
+        locations[name] = GoLocation(name, value, origin, place, conflicting)
+    return locations
+
+
+def _directories_of(locations: dict[str, GoLocation]) -> tuple[str, ...]:
+    return tuple(location.directory for location in locations.values() if location.directory)
+
+
+def location_problem(location: GoLocation) -> str:
+    """Why ci-gocache cannot cache where the job puts one of Go's directories, and what to do; "" when it can."""
+    name, value, place = location.name, location.value, location.place
+    shown = value if value else '""'
+    suggestion = f"$CI_PROJECT_DIR/{SUGGESTED_DIRECTORIES[name]}"
+    if location.conflicting:
+        values = ", ".join([shown, *location.conflicting])
+        return (
+            f"it sets {name} to different places ({values}); set it once, to a directory under "
+            f"$CI_PROJECT_DIR such as {suggestion}, then run again"
+        )
+    if location.origin == "variables":
+        subject = f"{name} is {shown}"
+    elif location.origin == "rules":
+        subject = f"a rule sets {name} to {shown}"
+    else:
+        subject = f"its {location.origin} sets {name} to {shown}"
+    if place.kind == "inside":
+        return ""
+    if place.kind == "outside":
+        return (
+            f"{subject}, outside $CI_PROJECT_DIR, and GitLab caches only paths inside it; "
+            f"point it at a directory under $CI_PROJECT_DIR such as {suggestion}, then run again"
+        )
+    if place.kind == "project":
+        return f"{subject}, the project directory itself; point it at a directory under it such as {suggestion}, then run again"
+    if place.kind == "relative":
+        return f"{subject}, a relative path, which Go rejects; write it as $CI_PROJECT_DIR/{value}, then run again"
+    return (
+        f"{subject}, which ci-gocache cannot work out before the job runs; write it as "
+        f"$CI_PROJECT_DIR/<directory> (such as {suggestion}), or remove it and let ci-gocache choose, then run again"
+    )
+
+
+def _resolve_sum_files(job: GitlabJob, root: Path, script: gitlab_scripts.ScriptFacts) -> None:
+    """The go.sum files (those that exist) of the modules the job runs Go in, relative to the project directory."""
+    if script.runs_go:
+        directories = list(script.go_directories)
+        unknown_directories = list(script.unknown_directories)
+    else:
+        # Go runs only inside something ci-gocache does not read (a script file in a Go image):
+        # every directory the job enters may be where it runs.
+        directories = list(script.visited)
+        unknown_directories = list(script.visited_unknown)
     files = keys.sum_files_for_directories(root, directories)
     note = ""
+    too_many = "GitLab's cache:key:files hashes at most two files"
     if unknown_directories:
         note = f"changes into directories ci-gocache cannot work out ({', '.join(unknown_directories)})"
     elif not files:
@@ -780,14 +897,13 @@ def _resolve_sum_files(job: GitlabJob, root: Path) -> None:
     if note:
         every = keys.all_sum_files(root)
         if not every:
-            # No module in sight: hash what a module at the root would have, as the template does.
-            files, note = list(keys.SUM_FILE_NAMES), ""
+            note = "runs Go, but ci-gocache finds no go.mod or go.sum for its module cache key"
         elif len(every) <= MAX_KEY_FILES:
             files, note = sorted(set(files) | set(every)), ""
         else:
-            note += f", in a repository with {len(every)} go.sum files"
+            note += f", in a repository with {len(every)} go.sum files; {too_many}"
     elif len(files) > MAX_KEY_FILES:
-        note = f"builds with {len(files)} go.sum files ({', '.join(files)})"
+        note = f"builds with {len(files)} go.sum files ({', '.join(files)}); {too_many}"
     job.module_directories = directories
     job.sum_files = files
     job.sum_files_known = not note
@@ -883,26 +999,25 @@ def _key(key: str) -> str:
 
 
 def cache_directories(job: GitlabJob) -> tuple[str, str] | str:
-    """The module and build cache paths (relative to the project), or why there are none."""
-    gopath = job.variables.get("GOPATH")
-    modcache = job.variables.get("GOMODCACHE")
-    gocache = job.variables.get("GOCACHE")
+    """The module and build cache paths (relative to the project), or why there are none.
+
+    Where the job puts GOMODCACHE or GOCACHE itself, there; else under GOPATH when the job puts
+    that inside the project directory; else ci-gocache's own directories."""
     module_dir = f"{GOPATH_DIRECTORY}/pkg/mod"
     build_dir = BUILD_CACHE_DIRECTORY
-    if modcache:
-        inside = PROJECT_DIR_PREFIX.match(modcache)
-        if not inside or not inside.group(1):
-            return f"GOMODCACHE is {modcache}, outside $CI_PROJECT_DIR, and GitLab caches only paths inside it"
-        module_dir = inside.group(1).rstrip("/")
-    elif gopath:
-        inside = PROJECT_DIR_PREFIX.match(gopath)
-        if inside and inside.group(1):
-            module_dir = inside.group(1).rstrip("/") + "/pkg/mod"
-    if gocache:
-        inside = PROJECT_DIR_PREFIX.match(gocache)
-        if not inside or not inside.group(1):
-            return f"GOCACHE is {gocache}, outside $CI_PROJECT_DIR, and GitLab caches only paths inside it"
-        build_dir = inside.group(1).rstrip("/")
+    modcache = job.go_locations.get("GOMODCACHE")
+    gopath = job.go_locations.get("GOPATH")
+    gocache = job.go_locations.get("GOCACHE")
+    if modcache is not None:
+        if modcache.directory is None:
+            return location_problem(modcache)
+        module_dir = modcache.directory
+    elif gopath is not None and gopath.directory is not None:
+        module_dir = f"{gopath.directory}/pkg/mod"
+    if gocache is not None:
+        if gocache.directory is None:
+            return location_problem(gocache)
+        build_dir = gocache.directory
     return module_dir, build_dir
 
 
@@ -950,12 +1065,15 @@ def our_caches(job: GitlabJob, options: PatchOptions, directories: tuple[str, st
 def our_variables(job: GitlabJob, options: PatchOptions, directories: tuple[str, str]) -> dict[str, str]:
     """The variables to add to the job (those it does not already have right)."""
     module_dir, build_dir = directories
+    # What the job sets itself (in variables, rules or its scripts) stays: a variable added here
+    # would only be replaced by the script's export, or would move the job's own directories.
+    own = set(job.go_locations)
     wanted: dict[str, str] = {}
-    if "GOPATH" not in job.variables:
+    if not own & {"GOPATH", "GOMODCACHE"}:
         wanted["GOPATH"] = f"$CI_PROJECT_DIR/{GOPATH_DIRECTORY}"
-    if "GOMODCACHE" not in job.variables:
+    if "GOMODCACHE" not in own:
         wanted["GOMODCACHE"] = f"$CI_PROJECT_DIR/{module_dir}"
-    if "GOCACHE" not in job.variables:
+    if "GOCACHE" not in own:
         wanted["GOCACHE"] = f"$CI_PROJECT_DIR/{build_dir}"
     flags = job.variables.get("GOFLAGS")
     if flags is None:
@@ -1021,12 +1139,21 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
             job = job_plan.job
             result.notices.append(Notice(facts.path, job.line, job.col, f"job {job.name!r}: {job_plan.restore_only_reason}"))
         job = job_plan.job
-        if job.sum_files_note:
+        if job.sum_files_note and job_plan.go:
             result.notices.append(
                 Notice(
                     facts.path, job.line, job.col,
-                    f"job {job.name!r} {job.sum_files_note}; GitLab's cache:key:files hashes at most two files, so "
-                    "its module cache is kept per job and branch, and the default branch saves it on every pipeline",
+                    f"job {job.name!r} {job.sum_files_note}, so its module cache is kept per job and branch, "
+                    "and the default branch saves it on every pipeline",
+                )
+            )
+        for setting in job.goflags_overrides if job_plan.go else []:
+            result.notices.append(
+                Notice(
+                    facts.path, job.line, job.col,
+                    f"job {job.name!r}: its {setting.section} sets GOFLAGS without {MODCACHERW} ({setting.command}), "
+                    f"replacing the GOFLAGS variable that has it; add {MODCACHERW} there, or Go's read-only module "
+                    "files stop the runner from cleaning the build directory",
                 )
             )
     return result
@@ -1146,7 +1273,7 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
             raise _Refused("skipped", "the caches it inherits use !reference tags ci-gocache cannot copy")
         new_keys.extend(layout.entry("cache", [*kept, *caches], column))
     else:
-        edits.extend(_extend_cache(text, newline, value, caches, layout, parents, job_stop))
+        edits.extend(_extend_cache(text, newline, value, caches, layout, parents, job_stop, job.go_cache_directories))
 
     rules = policy_rules(options.save_on)
     added_rules = False
@@ -1290,6 +1417,7 @@ def _extend_cache(
     layout: _Layout,
     parents: dict[int, int],
     job_stop: int,
+    go_directories: tuple[str, ...],
 ) -> list[Edit]:
     key = mapping_key_node(job, "cache")
     node = mapping_get(job, "cache")
@@ -1309,7 +1437,7 @@ def _extend_cache(
             raise _Refused("unsafe", "`cache:` starts on the line of its key; it cannot be edited safely")
         column = node.start_mark.column
         ours = "".join(line + newline for cache in caches for line in layout.item(cache, column))
-        entry = _cache_entry(to_plain(node, TAG_HANDLERS))
+        entry = _cache_entry(to_plain(node, TAG_HANDLERS), go_directories)
         if entry.go_only or entry.ours:
             # The job's one cache is a hand-written Go cache: ours take its place.
             return [_replacement(text, newline, start, end, ours, "replace the Go cache")]
@@ -1319,7 +1447,7 @@ def _extend_cache(
         dash_column = dashes[0] - line_start(text, dashes[0])
         edits: list[Edit] = []
         for index, item in enumerate(node.value):
-            entry = _cache_entry(to_plain(item, TAG_HANDLERS))
+            entry = _cache_entry(to_plain(item, TAG_HANDLERS), go_directories)
             if entry.go_only or entry.ours:
                 item_start = leading_comment_start(text, line_start(text, dashes[index]), dash_column)
                 if index + 1 < len(node.value):
@@ -1430,7 +1558,8 @@ def _check_job(before: dict[str, Any], after: dict[str, Any], job_plan: JobPlan,
         return "the Go caches are missing"
     expected = job_plan.kept_caches
     if not job_plan.created_cache:
-        expected = [entry.plain for entry in map(_cache_entry, _as_list(before.get("cache"))) if not (entry.go_only or entry.ours)]
+        entries = [_cache_entry(cache, job_plan.job.go_cache_directories) for cache in _as_list(before.get("cache"))]
+        expected = [entry.plain for entry in entries if not (entry.go_only or entry.ours)]
     if others != expected:
         return "the patch changed other caches"
     if job_plan.added_rules:
@@ -1467,6 +1596,11 @@ def describe(facts: GitlabFacts) -> dict[str, Any]:
             "cache_from": job.cache_from,
             "rules": job.has_rules,
             "go_sum_files": job.sum_files if job.is_go else [],
+            "go_locations": {
+                name: {"value": location.value, "from": location.origin, "directory": location.directory,
+                       "problem": location_problem(location)}
+                for name, location in job.go_locations.items()
+            },
             "ci_gocache": job.already_patched,
             "docker_builds": docker_builds,
         }
@@ -1476,6 +1610,9 @@ def describe(facts: GitlabFacts) -> dict[str, Any]:
         if job.is_go:
             findings.append(f"job {job.name} (line {job.line}): builds Go ({'; '.join(job.go_reasons)})")
             findings.append(f"  go.sum files: {', '.join(job.sum_files) or '(none found)'}")
+            for name, location in job.go_locations.items():
+                where = f"in the project directory at {location.directory}/" if location.directory else location_problem(location)
+                findings.append(f"  {name}: {location.value} (set in {location.origin}): {where}")
             for cache in job.caches:
                 origin = f" (from {job.cache_from})" if job.cache_from not in ("job", "") else ""
                 findings.append(f"  cache: {cache.detail}{origin}")
