@@ -1062,6 +1062,9 @@ def our_caches(job: GitlabJob, options: PatchOptions, directories: tuple[str, st
     return [module, build]
 
 
+GO_INSTALL = re.compile(r"(?:^|[\s;&|(`])go\s+(?:-C\s+\S+\s+)?install\b")
+
+
 def our_variables(job: GitlabJob, options: PatchOptions, directories: tuple[str, str]) -> dict[str, str]:
     """The variables to add to the job (those it does not already have right)."""
     module_dir, build_dir = directories
@@ -1069,7 +1072,10 @@ def our_variables(job: GitlabJob, options: PatchOptions, directories: tuple[str,
     # would only be replaced by the script's export, or would move the job's own directories.
     own = set(job.go_locations)
     wanted: dict[str, str] = {}
-    if not own & {"GOPATH", "GOMODCACHE"}:
+    # A job that runs `go install` keeps its GOPATH, so the tools land where PATH finds them
+    # (/go/bin in golang images); GOMODCACHE alone moves the module cache into the project.
+    installs_tools = any(GO_INSTALL.search(line) for line in job.scripts)
+    if not own & {"GOPATH", "GOMODCACHE"} and not installs_tools:
         wanted["GOPATH"] = f"$CI_PROJECT_DIR/{GOPATH_DIRECTORY}"
     if "GOMODCACHE" not in own:
         wanted["GOMODCACHE"] = f"$CI_PROJECT_DIR/{module_dir}"
