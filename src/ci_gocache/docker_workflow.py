@@ -91,7 +91,10 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
             _notice(result, facts, step.line, f"job {job.job_id!r}: setup-buildx-action uses the docker driver, which cannot export caches; use the default docker-container driver")
             continue
         values, how = _cache_inputs(facts, job, step, builds, options)
-        step_edits = _add_inputs(text, newline, job, step, values)
+        # Imported here: targets.github imports this module.
+        from ci_gocache.targets.github import set_step_inputs
+
+        step_edits = set_step_inputs(text, newline, job, step, values)
         if step_edits is None:
             _notice(result, facts, step.line, f"job {job.job_id!r}: cannot add cache-from/cache-to to the step at line {step.line}")
             continue
@@ -302,25 +305,6 @@ def _entry(prefix: str, key: str, value: Any, column: int, unit: int) -> list[st
     if isinstance(value, list):
         return [f"{prefix}{key}: |", *(" " * (column + unit) + item if item else "" for item in value)]
     return [f"{prefix}{key}: {value}"]
-
-
-def _add_inputs(text: str, newline: str, job: JobFacts, step: StepFacts, values: dict[str, str]) -> list[Edit] | None:
-    info = step.with_info
-    if info:
-        column = info["child_column"]
-        insert_at = leading_comment_start(text, info["first_key_line_start"], column)
-        lines = "".join(" " * column + f"{name}: {value}" + newline for name, value in values.items())
-        return [Edit(insert_at, insert_at, lines, "docker cache inputs")]
-    if not step.uses_line_end:
-        return None
-    column = step.key_column
-    lines = " " * column + "with:" + newline
-    lines += "".join(" " * (column + job.indent_unit) + f"{name}: {value}" + newline for name, value in values.items())
-    position = step.uses_line_end
-    prefix = "" if text[position - 1] == "\n" else newline
-    if position == len(text) and not text.endswith("\n"):
-        lines = lines[: -len(newline)]
-    return [Edit(position, position, prefix + lines, "docker cache inputs")]
 
 
 def _add_id(text: str, newline: str, step: StepFacts, step_id: str) -> Edit | None:

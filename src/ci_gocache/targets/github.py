@@ -26,7 +26,7 @@ from ci_gocache.sourcefile import (
     to_plain,
 )
 from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
-from ci_gocache.textedit import Edit, apply_edits, leading_comment_start, line_end, line_start
+from ci_gocache.textedit import Edit, leading_comment_start, line_end, line_start
 
 NAME = "github"
 
@@ -895,12 +895,12 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
                 continue
             if major == 3 and "cache" not in step.inputs:
                 continue
-            edit = _set_inputs(text, newline, job, step, {"cache": "false"})
+            edit = set_step_inputs(text, newline, job, step, {"cache": "false"})
             if edit is None:
                 return _skip(result, facts, job, "unsafe", f"cannot set `cache: false` on setup-go at line {step.line}")
             edits.extend(edit)
         elif step.action == LINT_ACTION and any(c.kind == "golangci-lint" and "modules" in c.detail and c.step_index == step.index for c in job.caches):
-            edit = _set_inputs(text, newline, job, step, {"skip-pkg-cache": "true", "skip-build-cache": "true"})
+            edit = set_step_inputs(text, newline, job, step, {"skip-pkg-cache": "true", "skip-build-cache": "true"})
             if edit is None:
                 return _skip(result, facts, job, "unsafe", f"cannot turn off golangci-lint-action's Go caches at line {step.line}")
             edits.extend(edit)
@@ -1114,7 +1114,7 @@ def _action_modules(job: JobFacts) -> list[str]:
     return modules
 
 
-def _set_inputs(
+def set_step_inputs(
     text: str, newline: str, job: JobFacts, step: StepFacts, values: dict[str, str]
 ) -> list[Edit] | None:
     """Edits that make `with:` of a step hold these inputs, changing as little as possible."""
