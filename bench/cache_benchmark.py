@@ -868,7 +868,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         "",
         f"Measured {result['finished']} by `{config['command']}`: {config['commits']} commits, module set "
         f"`{config['module_set']}` ({', '.join(config['features'])}), {config['compression']} tarballs, "
-        f"Go {', '.join(sorted(set(result['toolchains'].values())))}, proxy {config['proxy']}.",
+        f"toolchains {', '.join(sorted(set(result['toolchains'].values())))}, proxy {config['proxy']}.",
         *([f"**Partial: {len(result['runs'][names[0]])} of {config['commits']} commits** (the run was cut short)."] if result.get("partial") else []),
         f"Machine: {machine['cpus']} CPUs shared with other work; load average {machine['load_start']} at the start, "
         f"{machine['load_end']} at the end, mean over runs {machine['load_mean']}. Wall time {result['wall_seconds'] / 60:.1f} min.",
