@@ -13,6 +13,7 @@ from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
 from ci_gocache.sourcefile import SourceFile, read_source, write_atomically
 from ci_gocache.targets import target_claiming, target_for_explicit_file
+from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
 from ci_gocache.targets.base import JobOutcome, PatchOptions
 from ci_gocache.textedit import OverlappingEdits, apply_edits
 
@@ -94,7 +95,9 @@ class RepoCache:
     def for_file(self, path: Path) -> RepoFacts:
         root = find_repo_root(path)
         if root not in self._repos:
-            self._repos[root] = inspect_repo(root)
+            repo = inspect_repo(root)
+            repo.dockerfile_cache_mounts = cache_mounts_after_patch
+            self._repos[root] = repo
         return self._repos[root]
 
 
