@@ -122,6 +122,15 @@ BAD_DOCKERFILES = {
     "empty": ("# just a comment\n", "Dockerfile:1:1: no instructions; this is not a Dockerfile"),
     "bad escape": ("# escape=x\nFROM golang:1.22\n", "Dockerfile:1:1: escape directive 'x' is not \\ or `"),
     "FROM without image": ("FROM\nRUN go build\n", "Dockerfile:1:1: FROM without an image"),
+    # BuildKit ends lines at LF only; a CR-only file is one line to it.
+    "CR-only line endings": (
+        "FROM golang:1.22\rCOPY . .\rRUN go build ./...\r",
+        "Dockerfile:1:17: a carriage return without a line feed",
+    ),
+    "escape-only last line": (
+        "FROM golang:1.22\nRUN go build ./...\n  \\\n",
+        "Dockerfile:3:3: a line of only \\ continues into nothing at the end of the file; remove it",
+    ),
 }
 
 
@@ -137,7 +146,7 @@ def test_bad_dockerfile_is_reported_at_its_place_and_left_untouched(tmp_path: Pa
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr, result.stderr
-    assert (repo / "Dockerfile").read_text() == text
+    assert (repo / "Dockerfile").read_bytes() == text.encode()
     # The other file is still processed and written.
     assert "--mount=type=cache" in good.read_text()
     assert not list(repo.rglob("*.ci-gocache.tmp"))

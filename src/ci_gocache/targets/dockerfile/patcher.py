@@ -280,6 +280,9 @@ def _read_instruction(stage: StageFacts, index: int, instruction: Instruction, e
                 stage.modules_first = True
     elif keyword == "RUN":
         command = _run_command(instruction)
+        if command.startswith("#") and not instruction.json_form and not instruction.heredocs:
+            # `RUN # ...` is one shell comment, continuation lines included: it runs nothing.
+            return
         script = command + "\n" + "".join(doc.body for doc in instruction.heredocs)
         for match in USER_ADD.finditer(script):
             stage.user_adds.append(match.group(2))
