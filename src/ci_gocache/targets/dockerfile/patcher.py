@@ -82,18 +82,25 @@ class RunFacts:
     build_cache: str | None
     owner: str  # `uid=N[,gid=M]` for a non-root USER, else ""
     problem: str  # why mounts cannot be added, or ""
+    after_download: bool = False  # an earlier RUN of the stage (or its parents) downloads modules
 
     @property
     def private_mounts(self) -> list[MountFacts]:
         return [mount for mount in self.mounts if mount.type in ("ssh", "secret")]
 
-    def missing_mounts(self) -> list[str]:
-        """Cache mount targets this RUN needs and does not have."""
+    def missing_mounts(self, modules_in_layer: bool = False) -> list[str]:
+        """Cache mount targets this RUN needs and does not have.
+
+        With `modules_in_layer` (the image is built on a fresh builder that imports a layer
+        cache), the download RUN keeps the modules in its layer and the RUNs after it read them
+        there: a module cache mount would empty that layer, or hide it.
+        """
         if self.problem:
             return []
         cache_targets = [mount.target.rstrip("/") for mount in self.mounts if mount.type == "cache"]
         missing = []
-        if self.module_cache and not any(
+        modules_from_layer = modules_in_layer and (self.downloads or self.after_download)
+        if self.module_cache and not modules_from_layer and not any(
             target == self.module_cache or target.endswith("/pkg/mod") for target in cache_targets
         ):
             missing.append(self.module_cache)
@@ -118,6 +125,7 @@ class StageFacts:
     settings: list[tuple[str, str, int]] = field(default_factory=list)  # (name, value, line)
     source_copy: int | None = None
     modules_first: bool = False  # go.mod reaches the stage before the whole source
+    downloaded: bool = False  # a RUN of the stage (or its parents) has downloaded modules
     env: dict[str, str] = field(default_factory=dict)
     user: str = ""
     user_adds: list[str] = field(default_factory=list)
@@ -137,6 +145,9 @@ class BuildUse:
     line: int
     tool: str  # buildx | build-push-action | docker-build | docker-build-legacy | kaniko | podman | buildah
     dockerfile: str | None  # repo-relative, or None when it cannot be told
+    # A fresh builder in every job that imports a layer cache (a registry or gha cache): cache
+    # mounts start empty there, only layers come back.
+    ephemeral: bool = False
 
 
 @dataclass
@@ -152,6 +163,12 @@ class DockerfileFacts:
     vendored: bool
     builds: list[BuildUse]
     upper_case: bool
+
+    @property
+    def modules_in_layer(self) -> bool:
+        """CI builds this file on fresh builders with a layer cache: keep the modules in the
+        download layer, since cache mounts are never exported (moby/buildkit#1474)."""
+        return any(build.ephemeral for build in self.builds)
 
 
 def inspect(source: SourceFile, repo: RepoFacts) -> DockerfileFacts:
@@ -244,6 +261,7 @@ def _stages(syntax: DockerfileSyntax, shown: str) -> list[StageFacts]:
                 current.user = parent.user
                 current.user_adds = list(parent.user_adds)
                 current.modules_first = parent.modules_first or parent.source_copy is not None
+                current.downloaded = parent.downloaded
             elif current.golang_image:
                 current.env = {"GOPATH": "/go"}
             stages.append(current)
@@ -295,19 +313,22 @@ def _read_instruction(stage: StageFacts, index: int, instruction: Instruction, e
         if not _runs_go(script, stage):
             return
         module_cache, build_cache, owner, problem = _cache_targets(stage)
+        downloads = bool(GO_MOD_DOWNLOAD.search(script))
         stage.go_runs.append(
             RunFacts(
                 index=index,
                 instruction=instruction,
                 mounts=mounts,
-                downloads=bool(GO_MOD_DOWNLOAD.search(script)),
+                downloads=downloads,
                 download_only=bool(DOWNLOAD_ONLY.match(command)) and not instruction.heredocs,
                 module_cache=module_cache,
                 build_cache=build_cache,
                 owner=owner,
                 problem=problem,
+                after_download=stage.downloaded,
             )
         )
+        stage.downloaded = stage.downloaded or downloads
 
 
 def _run_command(instruction: Instruction) -> str:
@@ -501,11 +522,15 @@ def ci_builds(repo: RepoFacts) -> list[BuildUse]:
                 tool = "podman"
             else:
                 tool = "buildah"
-            builds.append(BuildUse(relative, line, tool, _built_file(args, tool)))
+            # GitLab jobs' builds get buildx and a registry cache (targets/gitlab/docker_jobs.py).
+            imports_cache = any(word.startswith("--cache-from") for word in args) or (
+                relative in repo.gitlab_files and tool in ("buildx", "docker-build")
+            )
+            builds.append(BuildUse(relative, line, tool, _built_file(args, tool), ephemeral=imports_cache))
         if relative in repo.workflow_files:
             for match in re.finditer(r"uses:\s*['\"]?docker/build-push-action@", text):
                 line = text.count("\n", 0, match.start()) + 1
-                builds.append(BuildUse(relative, line, "build-push-action", _action_file(text, match.end())))
+                builds.append(BuildUse(relative, line, "build-push-action", _action_file(text, match.end()), ephemeral=True))
     return builds
 
 
@@ -598,12 +623,18 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
     newline = facts.newline
     escape = facts.syntax.escape
     kaniko = next((build for build in facts.builds if build.tool == "kaniko"), None)
+    legacy = next((build for build in facts.builds if build.tool == "docker-build-legacy"), None)
     syntax_value = facts.syntax.directives.get("syntax", ("", 0))[0]
     mounts_allowed = True
     if kaniko is not None:
         mounts_allowed = False
         result.notices.append(
             Notice(facts.path, 1, 1, f"built with kaniko ({kaniko.file}:{kaniko.line}), which does not run BuildKit cache mounts; no cache mounts added")
+        )
+    elif legacy is not None:
+        mounts_allowed = False
+        result.notices.append(
+            Notice(facts.path, 1, 1, f"built without BuildKit ({legacy.file}:{legacy.line}: DOCKER_BUILDKIT=0 or a Docker Engine older than 23), where RUN --mount fails; no cache mounts added")
         )
     elif syntax_value and OLD_SYNTAX.search(syntax_value):
         mounts_allowed = False
@@ -613,6 +644,8 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
         )
     added_mounts = False
     moved: set[int] = set()
+    layer = facts.modules_in_layer
+    download_added: set[int] = set()  # stages that get a download step before COPY . .
     for stage in facts.stages:
         if not stage.is_go:
             continue
@@ -620,6 +653,11 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
         order_edits, moved_index = _plan_copy_order(facts, stage, mounts_allowed, reasons, result)
         if moved_index is not None:
             moved.add(moved_index)
+        if order_edits:
+            download_added.add(stage.number)
+        if layer:
+            _mark_downloaded_by_the_patch(facts, stage, download_added)
+            _notice_module_mounts_that_hide_the_layer(facts, stage, result)
         if order_edits:
             result.edits.extend(order_edits)
             added_mounts = added_mounts or (mounts_allowed and any("--mount=type=cache" in edit.replacement for edit in order_edits))
@@ -631,7 +669,7 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
                     Notice(facts.path, run.instruction.line, run.instruction.col, f"no cache mounts added: {run.problem}")
                 )
                 continue
-            missing = run.missing_mounts()
+            missing = run.missing_mounts(layer)
             if not missing or not mounts_allowed:
                 continue
             result.edits.append(_mount_edit(text, run, missing, escape, newline))
@@ -644,6 +682,36 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
     if added_mounts and "syntax" not in facts.syntax.directives and not _uses_mounts(facts):
         result.edits.append(Edit(0, 0, SYNTAX_LINE + newline, "syntax directive for RUN --mount"))
     return result
+
+
+def _mark_downloaded_by_the_patch(facts: DockerfileFacts, stage: StageFacts, download_added: set[int]) -> None:
+    """The RUNs that will read the modules from the download step the patch puts before
+    `COPY . .` (in this stage, or in a parent stage)."""
+    lineage: list[StageFacts] = []
+    current: StageFacts | None = stage
+    while current is not None and current not in lineage:
+        lineage.append(current)
+        current = facts.stages[current.base_stage] if current.base_stage is not None else None
+    for run in stage.go_runs:
+        if stage.number in download_added and stage.source_copy is not None and run.index > stage.source_copy:
+            run.after_download = True
+        elif any(ancestor.number in download_added for ancestor in lineage[1:]):
+            run.after_download = True
+
+
+def _notice_module_mounts_that_hide_the_layer(facts: DockerfileFacts, stage: StageFacts, result: FilePlan) -> None:
+    for run in stage.go_runs:
+        if not (run.downloads or run.after_download) or not run.module_cache:
+            continue
+        if any(mount.type == "cache" and mount.target.rstrip("/") == run.module_cache for mount in run.mounts):
+            result.notices.append(
+                Notice(
+                    facts.path, run.instruction.line, run.instruction.col,
+                    f"the cache mount on {run.module_cache} keeps the modules out of the image layers, and CI builds "
+                    "this file on a fresh builder where cache mounts start empty (they are never exported to a "
+                    "registry or gha cache), so every CI build downloads all modules again; remove that mount",
+                )
+            )
 
 
 def _uses_mounts(facts: DockerfileFacts) -> bool:
@@ -724,8 +792,9 @@ def _plan_copy_order(
         original = facts.text[instruction.start : instruction.end]
         if not original.endswith("\n"):
             original += newline
-        if mounts_allowed and not download_run.problem and download_run.missing_mounts():
-            mount_edit = _mount_edit(facts.text, download_run, download_run.missing_mounts(), escape, newline)
+        missing = download_run.missing_mounts(facts.modules_in_layer)
+        if mounts_allowed and not download_run.problem and missing:
+            mount_edit = _mount_edit(facts.text, download_run, missing, escape, newline)
             relative = mount_edit.start - instruction.start
             original = original[:relative] + mount_edit.replacement + original[relative:]
         comment_start = instruction.comment_start
@@ -736,7 +805,7 @@ def _plan_copy_order(
     else:
         private = next((run.private_mounts for run in later if run.private_mounts), [])
         flags: list[str] = []
-        if mounts_allowed and not first_go.problem:
+        if mounts_allowed and not first_go.problem and not facts.modules_in_layer:
             flags.extend(_mount_flags(first_go, [first_go.module_cache] if first_go.module_cache else []))
         flags.extend(f"--mount={mount.raw}" for mount in private)
         text_flags = f" {escape}{newline}    ".join(flags)
@@ -839,7 +908,7 @@ def findings(facts: DockerfileFacts) -> list[str]:
             if run.problem:
                 notes.append(f"line {run.instruction.line}: {label}: cannot tell the Go cache directories: {run.problem}")
                 continue
-            missing = run.missing_mounts()
+            missing = run.missing_mounts(facts.modules_in_layer)
             if missing:
                 notes.append(
                     f"line {run.instruction.line}: {label}: RUN without a cache mount for "
@@ -880,6 +949,7 @@ def describe(facts: DockerfileFacts) -> dict[str, Any]:
         "kind": "dockerfile",
         "syntax": facts.syntax.directives.get("syntax", ("", 0))[0] or None,
         "context": facts.context_dir,
+        "modules_in_layer": facts.modules_in_layer,
         "stages": [
             {
                 "name": stage.name,
@@ -892,7 +962,7 @@ def describe(facts: DockerfileFacts) -> dict[str, Any]:
                         "module_cache": run.module_cache,
                         "build_cache": run.build_cache,
                         "mounts": [{"type": mount.type, "target": mount.target} for mount in run.mounts],
-                        "missing_mounts": run.missing_mounts(),
+                        "missing_mounts": run.missing_mounts(facts.modules_in_layer),
                     }
                     for run in stage.go_runs
                 ],
