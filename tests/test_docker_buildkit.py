@@ -228,8 +228,6 @@ def test_cache_dance_extract_step_copies_the_builders_cache_mounts_out(buildkit,
     }
     completed = subprocess.run(["bash", "-e", "-c", extract["run"]], capture_output=True, text=True, env=env, timeout=600)
     assert completed.returncode == 0, completed.stderr[-4000:]
-    modules = runner_temp / "ci-gocache-docker" / "go-pkg-mod"
-    assert (modules / "cache" / "download" / "github.com" / "google" / "uuid" / "@v" / "v1.6.0.zip").is_file()
     assert any((runner_temp / "ci-gocache-docker" / "root-.cache-go-build").rglob("*-d"))
     # The host directories are the ones the save step stores and the dance injects.
     save = next(step for step in steps if step.get("id") == "ci-gocache-docker-save")
