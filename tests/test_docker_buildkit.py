@@ -202,12 +202,12 @@ def test_gitlab_build_line_writes_the_branch_cache_and_a_merge_request_reads_the
         return vertex_cache_states(completed.stderr)
 
     run("main", "push")
-    assert buildkit.tags("glapp/cache") == ["main"]
+    assert buildkit.tags("glapp/cache") == ["main-Dockerfile"]
     assert buildkit.buildctl("prune", "--all").returncode == 0
     (app / "main.go").write_text(_main_go("feature"))
     feature = run("feature-x", "merge_request_event")
     assert True in _step(feature, "go mod download")
-    assert buildkit.tags("glapp/cache") == ["main"]  # a merge request pipeline writes no cache
+    assert buildkit.tags("glapp/cache") == ["main-Dockerfile"]  # a merge request pipeline writes no cache
     assert "feature-x" in buildkit.tags("glapp")
 
 

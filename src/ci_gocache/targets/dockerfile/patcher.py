@@ -601,7 +601,10 @@ def ci_builds(repo: RepoFacts) -> list[BuildUse]:
         joined = re.sub(r"\\\r?\n\s*", " ", text)
         legacy = bool(re.search(r"DOCKER_BUILDKIT\s*[:=]\s*[\"']?0\b", text))
         forced = bool(re.search(r"DOCKER_BUILDKIT\s*[:=]\s*[\"']?1\b", text))
-        old_engine = any(int(version) < 23 for version in DOCKER_VERSION.findall(text))
+        # docker:stable stopped at Docker 19.03; before Engine 23 `docker build` is the legacy builder.
+        old_engine = any(int(version) < 23 for version in DOCKER_VERSION.findall(text)) or bool(
+            re.search(r"\bdocker:stable\b", text)
+        )
         for match in BUILD_COMMAND.finditer(joined):
             line = _line_of(text, joined, match.start())
             tool_text = " ".join(match.group("tool").split())
