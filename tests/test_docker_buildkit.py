@@ -235,3 +235,23 @@ def test_cache_dance_extract_step_copies_the_builders_cache_mounts_out(buildkit,
     hosts = [line.replace("${{ runner.temp }}", str(runner_temp)) for line in save["with"]["path"].splitlines() if line.strip()]
     assert sorted(hosts) == sorted(key.replace("${{ runner.temp }}", str(runner_temp)) for key in json.loads(dance["with"]["cache-map"]))
     assert all(Path(host).is_dir() for host in hosts)
+
+
+def test_gitlab_build_succeeds_when_the_cache_registry_refuses_the_write(buildkit, buildx, tmp_path):
+    """`ignore-error=true` on --cache-to: a registry the job cannot write to (here: nothing
+    listens there) costs the cache, never the build or the image push."""
+    app = _app(tmp_path / "refused", "refused")
+    script = docker_jobs.rewrite_script(['docker buildx build --push -t "$IMAGE" .'])
+    body = "set -eu\n" + "\n".join(line for line in script if line != docker_jobs.BUILDER_CREATE) + "\n"
+    env = {
+        **buildx,
+        "CI_REGISTRY_IMAGE": "127.0.0.1:9/nowhere",
+        "IMAGE": f"{buildkit.registry}/refused:1",
+        "CI_COMMIT_REF_SLUG": "main",
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_PIPELINE_SOURCE": "push",
+    }
+    completed = subprocess.run(["sh", "-c", body], cwd=app, capture_output=True, text=True, env=env, timeout=600)
+    assert "--cache-to type=registry,ref=127.0.0.1:9/nowhere/cache:main-Dockerfile" in body.replace("$CI_REGISTRY_IMAGE", env["CI_REGISTRY_IMAGE"]).replace("$CI_COMMIT_REF_SLUG", "main")
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert buildkit.tags("refused") == ["1"]

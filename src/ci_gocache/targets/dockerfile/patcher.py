@@ -626,11 +626,42 @@ def ci_builds(repo: RepoFacts) -> list[BuildUse]:
             dockerfile, context = _built_file(args, tool)
             builds.append(BuildUse(relative, line, tool, dockerfile, context, ephemeral=imports_cache))
         if relative in repo.workflow_files:
-            for match in re.finditer(r"uses:\s*['\"]?docker/build-push-action@", text):
+            checkouts = _checkout_paths(text)
+            for match in re.finditer(r"['\"]?uses['\"]?:\s*['\"]?docker/build-push-action@", text):
                 line = text.count("\n", 0, match.start()) + 1
                 dockerfile, context = _action_file(text, match.end())
                 builds.append(BuildUse(relative, line, "build-push-action", dockerfile, context, ephemeral=True))
+            for build in builds:
+                if build.file == relative:
+                    build.dockerfile = _in_checkout(build.dockerfile, checkouts)
+                    build.context = _in_checkout(build.context, checkouts)
     return builds
+
+
+def _checkout_paths(text: str) -> list[str]:
+    """The `path:` of actions/checkout steps: files there sit at `<path>/` in the workspace."""
+    paths = []
+    for match in re.finditer(r"['\"]?uses['\"]?:\s*['\"]?actions/checkout@", text):
+        window = _step_window(text, match.end())
+        found = re.search(r"^\s+['\"]?path['\"]?:\s*['\"]?([\w./-]+)", window, re.MULTILINE)
+        if found and found.group(1).strip("./"):
+            paths.append(keys._normal(found.group(1).removeprefix("./")))
+    return paths
+
+
+def _in_checkout(path: str | None, checkouts: list[str]) -> str | None:
+    for checkout in checkouts:
+        if path == checkout:
+            return ""
+        if path is not None and path.startswith(checkout + "/"):
+            return path[len(checkout) + 1 :]
+    return path
+
+
+def _step_window(text: str, offset: int) -> str:
+    window = text[offset : offset + 2000]
+    next_step = re.search(r"\n\s*-\s+['\"]?\w", window)
+    return window[: next_step.start()] if next_step else window
 
 
 def _line_of(text: str, joined: str, offset: int) -> int:
@@ -700,12 +731,9 @@ def _built_file(args: list[str], tool: str) -> tuple[str | None, str | None]:
 
 def _action_file(text: str, offset: int) -> tuple[str | None, str | None]:
     """`file:` (or `context:` + /Dockerfile) of the build-push-action step starting near offset."""
-    window = text[offset : offset + 2000]
-    next_step = re.search(r"\n\s*-\s+\w", window)
-    if next_step:
-        window = window[: next_step.start()]
-    file_match = re.search(r"^\s+file:\s*['\"]?([^'\"\n#]+)", window, re.MULTILINE)
-    context_match = re.search(r"^\s+context:\s*['\"]?([^'\"\n#]+)", window, re.MULTILINE)
+    window = _step_window(text, offset)
+    file_match = re.search(r"^\s+['\"]?file['\"]?:\s*['\"]?([^'\"\n#]+)", window, re.MULTILINE)
+    context_match = re.search(r"^\s+['\"]?context['\"]?:\s*['\"]?([^'\"\n#]+)", window, re.MULTILINE)
     # Without `context:`, build-push-action builds the Git context of the commit: the repository root.
     context_text = context_match.group(1).strip() if context_match else "."
     context = None if "${{" in context_text or "://" in context_text else _strip_workspace(context_text)
