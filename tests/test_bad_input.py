@@ -32,7 +32,8 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "alias-bomb.yml": (ALIAS_BOMB.encode(), r"alias bomb"),
     "huge.yml": (b"on: push\njobs: {}\n" + b"#" * (3 * 1024 * 1024) + b"\n", r"over the \d+-byte limit"),
     "schema-violation.yml": (
-        b"on: push\njobs:\n  test:\n    runs-on: x\n    continue-on-error: maybe\n    steps:\n      - run: go test\n",
+        b"on: push\njobs:\n  test:\n    runs-on: x\n    continue-on-error: maybe\n    steps:\n"
+        b"      - uses: actions/checkout@v4\n      - run: go test\n",
         r"does not match the GitHub workflow schema at jobs/test/continue-on-error",
     ),
 }

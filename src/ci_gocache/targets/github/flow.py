@@ -226,6 +226,11 @@ def _hint(job: JobFacts, workflow: WorkflowFacts) -> str:
         )
     if not triggers.runs_on_default_branch(workflow.events):
         return "the workflow never runs on the default branch; add `push: {branches: [main]}` (your default branch) to its triggers"
+    if not triggers.push_reaches_default_branch(workflow.events):
+        return (
+            "saves run on pushes to the default branch and this workflow has none; add such a push trigger, "
+            "or patch with --save-on always to save on its scheduled and manual runs"
+        )
     return "no save step of this key can run on a push to the default branch"
 
 

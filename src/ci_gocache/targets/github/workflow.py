@@ -294,7 +294,8 @@ def _inspect_job(
         if local is not None and (local.sets_up_go or local.runs_go):
             what = "sets up Go" if local.sets_up_go else "runs go"
             _add_reason(facts, f"uses local action {step.uses} ({local.path} {what})")
-            step.needs_go = True
+            # An action that also runs Go needs the caches before it, like any Go step.
+            step.needs_go = local.runs_go
             if local.setup_go_caches and not facts.leave_alone_reason:
                 facts.leave_alone_reason = (
                     f"the local action {step.uses} sets up Go with its own cache ({local.path}:{local.setup_go_line}); "
@@ -715,12 +716,13 @@ def _is_setup_step(step: StepFacts) -> bool:
     """A step that only prepares the job (checkout, Go set-up) and runs no Go work of its own."""
     if step.checks_out or step.action == SETUP_GO:
         return True
-    return step.sets_up_go and step.action not in gouse.SELF_CHECKOUT_ACTIONS and not (step.run or "").strip()
+    return step.sets_up_go and not step.needs_go and step.action not in gouse.SELF_CHECKOUT_ACTIONS
 
 
 def restore_position(job: JobFacts, replaced: list[StepFacts]) -> tuple[int | None, str]:
     """Where the restore steps go: right after the last checkout or Go set-up that comes before
-    any Go work, never later than a hand-written cache they replace. (None, why) when no place
+    any Go work, never later than a hand-written cache they replace (other than past checkout and
+    Go set-up steps). (None, why) when no place
     is right: without a checkout first, no key can hash the job's go.sum files."""
     first_checkout = next((step.index for step in job.steps if step.checks_out), None)
     if first_checkout is None:
@@ -734,9 +736,14 @@ def restore_position(job: JobFacts, replaced: list[StepFacts]) -> tuple[int | No
             position = step.index + 1
         elif step.needs_go:
             break
-    later_replaced = [step.index for step in replaced if step.index > first_checkout]
-    if later_replaced:
-        position = min(position, min(later_replaced))
+    # A replaced hand-written cache step sets the latest place, unless only checkout and Go
+    # set-up come between it and the set-up's end: there the restore sees the right Go version
+    # and no step has run without its cache.
+    for step in replaced:
+        if first_checkout < step.index < position and any(
+            not _is_setup_step(between) for between in job.steps[step.index + 1 : position]
+        ):
+            position = step.index
     if position >= len(job.steps):
         return None, "no step comes after the checkout and Go set-up"
     uses_go_later = any(step.needs_go or step.sets_up_go for step in job.steps[position:])
@@ -1063,7 +1070,11 @@ def _action_modules(job: JobFacts) -> list[str]:
 
 
 OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, ACTION_STEP_ID, SAVE_ACTION_STEP_ID}
-TOUCHED_INPUTS = {SETUP_GO: ("cache",), LINT_ACTION: ("skip-pkg-cache", "skip-build-cache")}
+TOUCHED_INPUTS = {
+    SETUP_GO: ("cache",),
+    LINT_ACTION: ("skip-pkg-cache", "skip-build-cache"),
+    **{action: (inputs[1],) for action, inputs in gouse.SELF_CHECKOUT_ACTIONS.items()},
+}
 
 
 def _normalised(document: dict[str, Any], drop: dict[str, set[int]], ours: bool) -> dict[str, Any]:
