@@ -818,8 +818,8 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
         if step.holds_shared_node:
             return _skip(
                 result, facts, job, "skipped",
-                f"the cache step {index_label(step)} holds an anchor that an alias elsewhere uses; "
-                "removing it would break that alias",
+                f"the cache step {index_label(step)} shares an anchored node with another step; "
+                "replacing it would break that alias",
             )
     target_index, why_not = restore_position(job, replaced)
     if target_index is None:
