@@ -33,7 +33,19 @@ GOLANG_IMAGE = re.compile(r"(?:^|[/_.-])golang(?:[-_.:@/]|$)|(?:^|/)go(?:[-:@]|$
 MAX_SCRIPT_BYTES = 256 * 1024
 
 # Remote actions that cache Go's directories themselves: never add a second cache beside them.
-GO_CACHING_ACTIONS = ("magnetikonline/action-golang-cache",)
+# The value names the input that turns their Go caching off, if they have one.
+GO_CACHING_ACTIONS: dict[str, tuple[str, str] | None] = {
+    "magnetikonline/action-golang-cache": None,
+    "prometheus/promci-setup": ("enable_go", "false"),
+}
+
+
+def caches_go_itself(action: str | None, inputs: dict[str, Any]) -> bool:
+    """Does this remote action cache GOMODCACHE/GOCACHE itself, with these inputs?"""
+    if action not in GO_CACHING_ACTIONS:
+        return False
+    switch = GO_CACHING_ACTIONS[action]
+    return switch is None or str(inputs.get(switch[0], "")).strip().lower() != switch[1]
 # Actions that check the repository out and set Go up inside themselves.
 SELF_CHECKOUT_ACTIONS = {"golang/govulncheck-action": ("repo-checkout", "cache")}
 
@@ -168,7 +180,9 @@ def read_local_action(root: Path, uses: str, depth: int = 0) -> LocalAction | No
                 facts.setup_go_line = next(
                     (number for number, line in enumerate(lines, 1) if "actions/setup-go" in line), 1
                 )
-        elif action in SELF_CHECKOUT_ACTIONS or action in GO_CACHING_ACTIONS:
+        elif action in SELF_CHECKOUT_ACTIONS or caches_go_itself(
+            action, step.get("with") if isinstance(step.get("with"), dict) else {}
+        ):
             facts.sets_up_go = True
             facts.setup_go_caches = True
         elif step_uses.startswith("./") and depth < 2:

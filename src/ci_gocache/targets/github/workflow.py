@@ -301,7 +301,7 @@ def _inspect_job(
                     f"the local action {step.uses} sets up Go with its own cache ({local.path}:{local.setup_go_line}); "
                     "set `cache: false` on its actions/setup-go step and run again"
                 )
-        if step.action in gouse.GO_CACHING_ACTIONS:
+        if gouse.caches_go_itself(step.action, step.inputs):
             _add_reason(facts, f"uses {step.action}")
             step.needs_go = True
             if not facts.leave_alone_reason:
