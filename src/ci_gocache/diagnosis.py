@@ -1,23 +1,36 @@
 """Name the root cause of Go dependency and cache failures in a CI or `docker build` log.
 
-One table of rules, each a pattern over one cleaned log line with a cause and a fix. Lines
-are cleaned first: GitHub timestamps, `##[warning]` annotations, GitLab's `\\r` redraws and
-ANSI colours, and BuildKit's `#12 3.456` prefixes are removed, so one pattern serves every CI.
-Continuation lines of a proxy's "server response:" belong to the error above them and are not
-matched on their own (proxy.golang.org quotes git's errors there).
+One table of rules, each recognising one fact in one cleaned log line, with a cause and a fix.
+Lines are cleaned first: GitHub and GitLab timestamps, `##[error]`-style annotations, GitLab's
+section markers and `\\r` redraws, ANSI colours and BuildKit's `#12 3.456` prefixes are removed,
+so one pattern serves every CI. Continuation lines of a proxy's "server response:" belong to the
+error above them and are not matched on their own (proxy.golang.org quotes git's errors there).
 
+Details (host, module, version) come from the matched line itself, never from another line.
 The first rule that matches a line wins, so specific rules come before general ones. A finding
 may make another one redundant (a checksum mismatch explains its "SECURITY ERROR" banner):
-`supersedes` drops those. The root cause is the finding with the lowest rank, then the earliest.
+`supersedes` drops those. A finding that an earlier one explains (a refused save after a failed
+restore) names it in `caused_by`, and the root cause is the earliest unexplained finding of the
+lowest rank.
+
+The log is read as a stream, one line at a time, and each line is matched on its first
+MAX_MATCH characters only. Every rule names literal `needles`, one of which must occur in the
+(lower-cased) line before its expression runs, and no expression repeats an unbounded pattern
+inside another, so the time per line is bounded and the whole run is linear in the log size.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-from ci_gocache.logtext import GITHUB_TIMESTAMP, strip_ansi
+from ci_gocache.logtext import GITHUB_TIMESTAMP, GITLAB_TIMESTAMP, strip_ansi
+
+MAX_RAW = 16384  # bytes of a raw line kept (ANSI codes and prefixes included)
+MAX_MATCH = 4096  # characters of a cleaned line the rules see
+MAX_REPEATS = 100  # line numbers kept per finding for "again at lines"
 
 # ---------------------------------------------------------------- fixes shared by several rules
 
@@ -46,35 +59,62 @@ FIX_SUMDB = (
 )
 
 
+FIX_SUMDB_MISMATCH = (
+    "This is not a go.sum problem, and regenerating go.sum cannot fix it: the bits differ from what the checksum "
+    "database ({db}) recorded for {module}@{version}. Either the version was retagged upstream after the database "
+    "first saw it (ask the maintainer, then require another version), or a proxy serves altered files: check "
+    "go env GOPROXY and GOFLAGS on the runner, and compare with GOPROXY=https://proxy.golang.org,direct. For a private "
+    "module the public database cannot know, set GONOSUMDB={private} (or GOPRIVATE). Never set GOSUMDB=off or "
+    "GOFLAGS=-insecure to get past it."
+)
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
     category: str  # network, private-module, checksum, vendoring, machine, cache
     severity: str  # error, warning, info
+    needles: tuple[str, ...]  # lower-case literals; the line must hold one before the pattern runs
     pattern: re.Pattern[str]
     cause: str
     fix: str
     rank: int  # lower is closer to the root cause
     supersedes: tuple[str, ...] = ()
+    # Earlier findings that explain this one: it then points at them instead of being a root cause.
+    follows: tuple[str, ...] = ()
     # Detail fields that make two matches separate findings; otherwise repeats are folded into one.
     distinct_by: tuple[str, ...] = ("module", "key", "host")
 
 
-def _rule(rule_id: str, category: str, severity: str, rank: int, pattern: str, cause: str, fix: str,
-          supersedes: tuple[str, ...] = (), distinct_by: tuple[str, ...] = ("module", "key", "host")) -> Rule:
-    return Rule(rule_id, category, severity, re.compile(pattern), cause, fix, rank, supersedes, distinct_by)
+def _rule(rule_id: str, category: str, severity: str, rank: int, needles: tuple[str, ...], pattern: str, cause: str,
+          fix: str, supersedes: tuple[str, ...] = (), follows: tuple[str, ...] = (),
+          distinct_by: tuple[str, ...] = ("module", "key", "host"), flags: int = 0) -> Rule:
+    return Rule(rule_id, category, severity, needles, re.compile(pattern, flags), cause, fix, rank, supersedes, follows,
+                distinct_by)
 
 
-# A module path with its version, as go prints it: example.com/mod@v1.2.3 or .../go.mod.
-MODULE = r"(?P<module>[^\s:@]+)@(?P<version>[^\s:/]+)(?:/go\.mod)?"
+# A module path with its version, as go prints it: example.com/mod@v1.2.3. Bounded, no nesting.
+MODULE = r"(?P<module>[^\s:@'\"]{1,300})@(?P<version>[^\s:@/'\"]{1,128})"
+NETWORK_ERRORS = (r"(?:i/o timeout|TLS handshake timeout|context deadline exceeded|Client\.Timeout exceeded|"
+                  r"connection refused|no such host|network is unreachable|connection reset by peer|server misbehaving)")
+FAILED_RESTORES = ("actions-cache-tar-failed", "tar-file-exists", "disk-full", "actions-cache-service",
+                   "gitlab-cache-extract-failed")
 
 # Order matters: the first matching rule takes the line.
 RULES: list[Rule] = [
     # ---- checksums and the checksum database (before network: their lines also say "dial tcp")
     _rule(
-        "checksum-mismatch", "checksum", "error", 10,
-        r"verifying " + MODULE + r": checksum mismatch",
-        "The downloaded {module} does not match go.sum: go.sum was edited or merged by hand, the module's "
+        "sumdb-mismatch", "checksum", "error", 9, ("checksum mismatch",),
+        MODULE + r": verifying (?P<what>module|go\.mod): checksum mismatch",
+        "The {what} of {module}@{version} that go downloaded differs from the checksum database's record of that "
+        "version: the version was retagged upstream, or a proxy or mirror altered the download.",
+        FIX_SUMDB_MISMATCH,
+        supersedes=("security-error",),
+    ),
+    _rule(
+        "checksum-mismatch", "checksum", "error", 10, ("checksum mismatch",),
+        r"verifying " + MODULE + r"(?P<gomod>/go\.mod)?: checksum mismatch",
+        "The downloaded {module}@{version} does not match go.sum: go.sum was edited or merged by hand, the module's "
         "tag was moved upstream, or a restored module cache holds a corrupted copy.",
         "Do not just delete the line. If go.sum changed in this branch, regenerate it with go mod tidy and review the diff; "
         "if the cache is suspect, go clean -modcache (or bump the cache key prefix) and download again; "
@@ -82,55 +122,69 @@ RULES: list[Rule] = [
         supersedes=("security-error",),
     ),
     _rule(
-        "security-error", "checksum", "error", 11, r"^\s*SECURITY ERROR\s*$",
+        "security-error", "checksum", "error", 11, ("security error",), r"^\s*SECURITY ERROR\s*$",
         "go refused a download whose checksum differs from go.sum or the checksum database.",
-        "Find the 'verifying ...: checksum mismatch' line above it; regenerate go.sum with go mod tidy or clear a corrupted module cache.",
+        "Find the 'checksum mismatch' line above it: it names the module, and says whether go.sum or the checksum "
+        "database disagrees.",
     ),
     _rule(
-        "sumdb-not-found", "checksum", "error", 12,
-        r"verifying (?:module: |go\.mod: )?" + MODULE + r": .*reading (?P<url>https?://\S+): (?P<status>404 Not Found|410 Gone)",
+        "sumdb-not-found", "checksum", "error", 12, ("verifying",),
+        r"verifying (?:module: |go\.mod: )?" + MODULE + r"(?:/go\.mod)?: [^\n]{0,400}?reading (?P<url>https?://[^\s]{1,600}): "
+        r"(?P<status>404 Not Found|410 Gone)",
         "The checksum database answered {status} while verifying {module}: a private module was sent to the public "
         "checksum database, which cannot see it.",
         "Set GOPRIVATE={private} (or GONOSUMDB={private}) so go skips the checksum database for it, and commit a "
         "complete go.sum so CI does not need to look anything up.",
     ),
     _rule(
-        "sumdb-unreachable", "checksum", "error", 13,
-        r"verifying (?:module: |go\.mod: )?" + MODULE + r": .*(?:dial tcp|i/o timeout|no such host|"
-        r"connection refused|TLS handshake timeout|context deadline exceeded|network is unreachable)",
+        "dns-failure", "network", "error", 8, ("lookup ",),
+        r"dial tcp: lookup (?P<host>[^\s:\"']{1,253})(?: on (?P<resolver>[^\s:]{1,100}:\d{1,5}))?: (?P<error>[^\n]{1,200})",
+        "DNS failed for {host}{resolver_text}: {error}. The runner (or the container it builds in) cannot resolve "
+        "that name.",
+        "Check the runner's DNS: /etc/resolv.conf, a container network or docker build --network, a VPN or firewall "
+        "that drops DNS. 'server misbehaving' and 'i/o timeout' are often transient: re-run. If {host} is blocked "
+        "on purpose, point Go at a host you can resolve: GOPROXY=https://<your mirror>,direct and "
+        "GOSUMDB=\"sum.golang.org https://<your mirror>/sumdb/sum.golang.org\".",
+        supersedes=("network-timeout", "proxy-unreachable", "sumdb-unreachable"),
+        distinct_by=("host",),
+    ),
+    _rule(
+        "sumdb-unreachable", "checksum", "error", 13, ("verifying",),
+        r"verifying (?:module: |go\.mod: )?" + MODULE + r"(?:/go\.mod)?: [^\n]{0,600}?" + NETWORK_ERRORS,
         "go could not reach the checksum database (GOSUMDB) to verify {module}.",
         FIX_SUMDB,
     ),
     _rule(
-        "missing-go-sum-entry", "checksum", "error", 14,
-        r"missing go\.sum entry(?: for module providing package (?P<package>\S+)| for go\.mod file)?",
+        "missing-go-sum-entry", "checksum", "error", 14, ("missing go.sum entry",),
+        r"missing go\.sum entry(?: for module providing package (?P<package>[^\s;]{1,300})| for go\.mod file)?",
         "go.sum lacks entries the build needs: go.mod (or an import) changed without go mod tidy, or go.sum is not "
         "committed. CI builds with -mod=readonly, so go will not add them.",
         "Run go mod tidy locally and commit go.mod and go.sum. Do not set GOFLAGS=-mod=mod in CI to paper over it: "
         "that downloads unverified changes, needs the checksum database, and changes the cache key mid-run.",
     ),
     _rule(
-        "go-mod-updates-needed", "checksum", "error", 15, r"updates to go\.mod needed",
+        "go-mod-updates-needed", "checksum", "error", 15, ("updates to go.mod needed",), r"updates to go\.mod needed",
         "go.mod is not tidy: the build needs requirements that go.mod does not list.",
         "Run go mod tidy locally and commit go.mod and go.sum.",
     ),
     # ---- vendoring
     _rule(
-        "inconsistent-vendoring", "vendoring", "error", 10, r"inconsistent vendoring in (?P<dir>\S+?):?$",
+        "inconsistent-vendoring", "vendoring", "error", 10, ("inconsistent vendoring",),
+        r"inconsistent vendoring in (?P<dir>[^\s:]{1,500}):?\s*$",
         "vendor/modules.txt does not match go.mod in {dir}: go.mod changed without go mod vendor.",
         "Run go mod vendor and commit vendor/; if the vendor directory is not meant to be used, delete it or build "
         "with -mod=readonly. A vendored module needs no module cache: cache only the build cache.",
     ),
     _rule(
-        "vendor-not-marked", "vendoring", "error", 11,
+        "vendor-not-marked", "vendoring", "error", 11, ("marked as explicit",),
         r"is (?:explicitly required in go\.mod, but not marked as explicit|marked as explicit in vendor/modules\.txt, but not explicitly required)",
         "vendor/modules.txt and go.mod disagree about a requirement.",
         "Run go mod vendor and commit vendor/.",
     ),
     # ---- private modules
     _rule(
-        "terminal-prompts-disabled", "private-module", "error", 5,
-        r"could not read (?:Username|Password) for '(?P<url>[^']+)': terminal prompts disabled|terminal prompts disabled",
+        "terminal-prompts-disabled", "private-module", "error", 5, ("terminal prompts disabled",),
+        r"could not read (?:Username|Password) for '(?P<url>[^'\s]{1,500})': terminal prompts disabled|terminal prompts disabled",
         "git needed credentials for {url} and could not ask for them: the module is private and go fetched it "
         "directly (GOPRIVATE or GOPROXY=direct) without a token.",
         FIX_PRIVATE,
@@ -138,16 +192,19 @@ RULES: list[Rule] = [
     ),
     _rule(
         "git-auth-failed", "private-module", "error", 6,
-        r"(?:git@(?P<sshhost>[^:\s]+): )?Permission denied \(publickey\)|Host key verification failed|fatal: Authentication failed for '(?P<url>[^']+)'|"
-        r"remote: Repository not found|fatal: repository '(?P<url2>[^']+)' not found",
+        ("permission denied (publickey)", "host key verification failed", "authentication failed for",
+         "repository not found", "fatal: repository '"),
+        r"(?:git@(?P<sshhost>[^:\s]{1,253}): )?Permission denied \(publickey\)|Host key verification failed|"
+        r"fatal: Authentication failed for '(?P<url>[^'\s]{1,500})'|"
+        r"remote: Repository not found|fatal: repository '(?P<url2>[^'\s]{1,500})' not found",
         "git could not authenticate to fetch a private module.",
         FIX_PRIVATE,
         supersedes=("proxy-denied",),
     ),
     _rule(
-        "proxy-denied", "private-module", "error", 7,
-        r"(?:go: )?(?:(?:module )?(?P<module>[^\s@:]*[./][^\s@:]*)(?:@(?P<version>[^\s:]+))?: )?"
-        r"reading (?P<url>https?://\S+?)/@(?:v|latest)\S*: "
+        "proxy-denied", "private-module", "error", 7, ("reading http",),
+        r"(?:(?:module )?(?P<module>[^\s@:'\"]{1,300})(?:@(?P<version>[^\s:@]{1,128}))?: )?"
+        r"reading (?P<url>https?://[^\s]{1,600}?)/@(?:v|latest)[^\s]{0,200}: "
         r"(?P<status>401 Unauthorized|403 Forbidden|404 Not Found|410 Gone)",
         "The module proxy answered {status} for {module}: public proxies cannot fetch private repositories "
         "(proxy.golang.org answers 404 or 410), and a private proxy refused the credentials (401/403). "
@@ -156,14 +213,14 @@ RULES: list[Rule] = [
     ),
     # ---- network
     _rule(
-        "http-proxy-unreachable", "network", "error", 8, r"proxyconnect tcp: (?P<error>.+)$",
+        "http-proxy-unreachable", "network", "error", 8, ("proxyconnect tcp",), r"proxyconnect tcp: (?P<error>[^\n]{1,300})$",
         "The HTTP(S) proxy configured for the runner (HTTPS_PROXY/HTTP_PROXY) could not be reached: {error}.",
         "Fix HTTPS_PROXY/HTTP_PROXY (and NO_PROXY for internal hosts), or unset them if the runner has direct access. "
         + FIX_PROXY,
     ),
     _rule(
-        "tls-error", "network", "error", 8,
-        r"Get \"(?P<url>https://[^\"]+)\": (?P<error>(?:tls: |x509: ).+)$|(?P<error2>x509: certificate .+)$",
+        "tls-error", "network", "error", 8, ("tls: ", "x509: "),
+        r"Get \"(?P<url>https://[^\"\s]{1,600})\": (?P<error>(?:tls: |x509: )[^\n]{1,300})$|(?P<error2>x509: certificate [^\n]{1,300})$",
         "TLS failed talking to {host}: {error}. A TLS-intercepting proxy or firewall, a missing CA certificate, or an "
         "http-only server behind an https:// GOPROXY.",
         "Install the intercepting proxy's CA in the runner or image trust store (update-ca-certificates, or SSL_CERT_FILE), "
@@ -171,28 +228,29 @@ RULES: list[Rule] = [
     ),
     _rule(
         "network-timeout", "network", "error", 9,
-        r"(?:Get \"(?P<url>https?://[^\"]+)\": )?.*(?:i/o timeout|TLS handshake timeout|context deadline exceeded|"
-        r"Client\.Timeout exceeded)",
+        ("i/o timeout", "tls handshake timeout", "context deadline exceeded", "client.timeout exceeded"),
+        r"(?:i/o timeout|TLS handshake timeout|context deadline exceeded|Client\.Timeout exceeded)",
         "A request to {host} timed out: the network is slow or filtered.",
         FIX_PROXY,
     ),
     _rule(
         "proxy-unreachable", "network", "error", 9,
-        r"Get \"(?P<url>https?://[^\"]+)\": (?:dial tcp|lookup) .*(?:connection refused|no such host|network is unreachable|"
-        r"connection reset by peer|server misbehaving)",
-        "The module proxy {host} could not be reached from the runner.",
+        ("connection refused", "no such host", "network is unreachable", "connection reset by peer", "server misbehaving"),
+        r"(?:connection refused|no such host|network is unreachable|connection reset by peer|server misbehaving)",
+        "{host} could not be reached from the runner.",
         FIX_PROXY,
     ),
     # ---- the machine
     _rule(
-        "disk-full", "machine", "error", 3, r"no space left on device",
+        "disk-full", "machine", "error", 3, ("no space left on device",), r"no space left on device",
         "The runner's disk is full.",
         "Free space before the build (remove unused toolchains and images, e.g. /usr/share/dotnet and docker image prune), "
         "keep the Go build cache small (ci-gocache trims entries the job did not use; go clean -cache as a last resort), "
         "or use a runner with a bigger disk.",
+        distinct_by=(), flags=re.IGNORECASE,
     ),
     _rule(
-        "tar-file-exists", "cache", "error", 17, r"(?P<path>\S+): Cannot open: File exists",
+        "tar-file-exists", "cache", "error", 17, ("cannot open: file exists",), r"(?P<path>[^\s]{1,1000}): Cannot open: File exists",
         "Two caches restore the same files: tar cannot replace the read-only files Go writes in the module cache, "
         "so a second restore over an existing module cache fails. Typical: setup-go's built-in cache plus an "
         "actions/cache step for the same directories, or two cache steps with overlapping paths.",
@@ -201,8 +259,8 @@ RULES: list[Rule] = [
         supersedes=("actions-cache-tar-failed",), distinct_by=(),
     ),
     _rule(
-        "modcache-read-only", "machine", "error", 5,
-        r"(?P<path>[^\s']*(?:/pkg/mod/|@v\d)[^\s':]*)'?:? .*[Pp]ermission denied",
+        "modcache-read-only", "machine", "error", 5, ("permission denied",),
+        r"(?P<path>[^\s']{0,500}?(?:/pkg/mod/|@v\d)[^\s':]{0,500})'?:? [^\n]{0,300}?[Pp]ermission denied",
         "Go writes the module cache read-only, so deleting or overwriting it fails (workspace cleanup, tar extraction "
         "over it, or rm -rf).",
         "Set GOFLAGS=-modcacherw before the first download so the cache is writable; clean it with go clean -modcache, "
@@ -210,85 +268,91 @@ RULES: list[Rule] = [
         distinct_by=(),
     ),
     _rule(
-        "build-cache-permission", "machine", "error", 6, r"(?P<path>\S*go-build\S*): .*permission denied",
+        "build-cache-permission", "machine", "error", 6, ("permission denied",),
+        r"(?P<path>[^\s]{0,500}?go-build[^\s]{0,500}): [^\n]{0,300}?permission denied",
         "The Go build cache belongs to another user (a cache restored by root, or a container mount).",
         "Point GOCACHE at a directory the build user owns, or chown the restored cache before building.",
     ),
     # ---- caching services
     _rule(
-        "actions-cache-tar-failed", "cache", "warning", 20,
-        r"Failed to restore: .*tar\"? failed with error",
+        "actions-cache-tar-failed", "cache", "warning", 20, ("failed to restore",),
+        r"Failed to restore: [^\n]{0,600}?tar\"? failed with error",
         "actions/cache could not extract the archive; the job continued without the cache.",
         "Look for tar's own messages above (\"Cannot open: File exists\" means overlapping caches).",
+        follows=("disk-full",),
     ),
     _rule(
-        "actions-cache-reserve", "cache", "warning", 21,
-        r"Unable to reserve cache with key (?P<key>[^,\s]+), another job may be creating this cache",
+        "actions-cache-reserve", "cache", "warning", 21, ("unable to reserve cache",),
+        r"Unable to reserve cache with key (?P<key>[^,\s]{1,512}), another job may be creating this cache",
         "Several jobs saved the same key {key} (matrix jobs or concurrent runs sharing one key): only one upload is kept.",
         "Put the job and matrix values in the key (ci-gocache patch does) or save from one job only; "
         "an exact hit needs no save at all.",
+        follows=FAILED_RESTORES,
     ),
     _rule(
-        "actions-cache-too-big", "cache", "warning", 19,
-        r"Cache size of ~?(?P<mb>\d+) MB \((?P<bytes>\d+) B\) is over the (?P<limit>\S+) limit",
+        "actions-cache-too-big", "cache", "warning", 19, ("cache size of",),
+        r"Cache size of ~?(?P<mb>\d{1,12}) MB \((?P<bytes>\d{1,20}) B\) is over the (?P<limit>[^\s]{1,20}) limit",
         "The cache archive ({mb} MB) is over the size limit, so it was not saved.",
         "Trim the Go build cache before saving (ci-gocache's action drops entries the job did not use), "
         "and keep the module and build caches in separate entries.",
     ),
     _rule(
         "actions-cache-service", "cache", "warning", 22,
+        ("failed to restore", "failed to save", "getcacheentry failed", "reservecache failed", "cache service responded"),
         r"(?:Failed to (?P<action>restore|save)|getCacheEntry failed|reserveCache failed|Cache service responded with)"
-        r".*?(?:Cache service responded with (?P<status>\d{3})|(?P<other>ECONNRESET|ETIMEDOUT|socket hang up|"
-        r"Our services aren't available right now|rate limit\w*))",
+        r"[^\n]{0,600}?(?:Cache service responded with (?P<status>\d{3})|(?P<other>ECONNRESET|ETIMEDOUT|socket hang up|"
+        r"Our services aren't available right now|rate limit\w{0,10}))",
         "The GitHub cache service failed ({status}); the job ran without the cache (or did not save it). "
         "429 is rate limiting of cache uploads, 5xx an outage.",
         "Usually transient: re-run. Save less often (only on a miss, only from the default branch) to stay under the "
         "rate limit; a failed restore costs time but never correctness.",
     ),
     _rule(
-        "actions-cache-path", "cache", "warning", 23,
+        "actions-cache-path", "cache", "warning", 23, ("path validation error",),
         r"Path Validation Error: Path\(s\) specified in the action for caching do\(es\) not exist",
         "The cache step's path did not exist when saving: the job never downloaded modules there, or the path is not "
         "where Go keeps its cache (GOMODCACHE/GOCACHE differ on Windows, macOS and in containers).",
         "Take the paths from go env GOMODCACHE and go env GOCACHE instead of hard-coding ~/go/pkg/mod.",
     ),
     _rule(
-        "setup-go-no-dependency-file", "cache", "warning", 24,
-        r"Dependencies file is not found in (?P<dir>\S+?)\.? Supported file pattern: go\.sum",
-        "setup-go's cache found no go.sum at the repository root, so it cached nothing.",
-        "Give setup-go cache-dependency-path with the go.sum files (e.g. '**/go.sum'), or turn its cache off and use "
-        "ci-gocache patch.",
+        "setup-go-no-dependency-file", "cache", "warning", 24, ("dependencies file is not found",),
+        r"Dependencies file is not found in (?P<dir>[^\s]{1,500}?)\.? Supported file pattern: (?P<pattern>[^\s]{1,100})",
+        "setup-go's cache found no {pattern} at the repository root, so it cached nothing.",
+        "Give setup-go cache-dependency-path with the dependency files (e.g. '**/go.sum'), or turn its cache off and "
+        "use ci-gocache patch.",
     ),
     _rule(
-        "gitlab-cache-extract-failed", "cache", "error", 18,
-        r"(?:ERROR: |FATAL: )?Failed to extract cache|FATAL: (?P<error>zip: not a valid zip file|unexpected EOF|.*archive.*)",
+        "gitlab-cache-extract-failed", "cache", "error", 18, ("failed to extract cache", "fatal: "),
+        r"(?:ERROR: |FATAL: )?Failed to extract cache|FATAL: (?P<error>zip: not a valid zip file|unexpected EOF|[^\n]{0,200}?archive[^\n]{0,200})",
         "The GitLab runner could not extract the cache archive (corrupt or partial upload, or a full disk); the job ran "
         "without the cache.",
         "Clear the runner caches (CI/CD > Pipelines > Clear runner caches) or change cache:key; check disk space "
         "on the runner and the distributed cache bucket.",
+        follows=("disk-full",),
     ),
     _rule(
-        "gitlab-cache-local-only", "cache", "warning", 25,
+        "gitlab-cache-local-only", "cache", "warning", 25, ("no url provided",),
         r"No URL provided, cache will not be downloaded from shared cache server",
         "The runner has no distributed cache, so each runner machine keeps its own: jobs on another runner miss.",
         "Configure [runners.cache] with S3, GCS or Azure and Shared = true in the runner's config.toml.",
     ),
     _rule(
-        "gitlab-cache-no-files", "cache", "warning", 26,
-        r"WARNING: (?P<path>\S+): no matching files",
+        "gitlab-cache-no-files", "cache", "warning", 26, ("no matching files",),
+        r"WARNING: (?P<path>[^\s]{1,1000}): no matching files",
         "A cache path matched nothing: GitLab only caches paths inside the project directory.",
         "Put the Go caches inside the project: GOMODCACHE=$CI_PROJECT_DIR/.go/pkg/mod and "
         "GOCACHE=$CI_PROJECT_DIR/.go/cache, and list those under cache:paths.",
         distinct_by=("path",),
     ),
     _rule(
-        "gitlab-cache-upload-failed", "cache", "warning", 27,
-        r"Failed to create cache|Uploading cache\.zip to .*(?P<status>\d{3} [A-Z][A-Za-z ]+)",
+        "gitlab-cache-upload-failed", "cache", "warning", 27, ("failed to create cache", "uploading cache.zip"),
+        r"Failed to create cache|Uploading cache\.zip to [^\n]{0,600}?(?P<status>\d{3} [A-Z][A-Za-z ]{1,40})",
         "The GitLab runner could not upload the cache archive.",
         "Check the distributed cache credentials and bucket size limits in the runner's config.toml.",
+        follows=("disk-full",),
     ),
     _rule(
-        "gitlab-cache-not-found", "cache", "info", 40,
+        "gitlab-cache-not-found", "cache", "info", 40, ("file does not exist",),
         r"WARNING: (?:Cache file does not exist|file does not exist)",
         "The cache key had no archive yet (first run for the key, or expired/cleared).",
         "Nothing to fix if it happens once per go.sum change; if every job misses, check the key and the runner's "
@@ -298,31 +362,37 @@ RULES: list[Rule] = [
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
-
 # ---------------------------------------------------------------- cleaning lines
 
-_MODULE_MENTION = re.compile(r"(?:^|\s)(?:go: )?([^\s@:'\"]*\.[^\s@:'\"]*/[^\s@:'\"]+)@v[^\s:]+:")
-_BUILDKIT = re.compile(r"^#\d+ (?:\d+\.\d+ )?")
-_GITLAB_SECTION = re.compile(r"section_(?:start|end):\d+:[\w.-]+(?:\[[^\]]*\])?")
+_BUILDKIT = re.compile(r"^#\d{1,6} (?:\d{1,6}\.\d{1,6} )?")
+_GITLAB_SECTION = re.compile(r"section_(?:start|end):\d{1,20}:[\w.-]{1,200}(?:\[[^\]]{0,500}\])?\r?")
 _ANNOTATION = re.compile(r"^##\[(warning|error|notice|debug)\]")
 _DOCKER_MARKERS = re.compile(
-    r"^#\d+ \[[^\]]*\] (?:RUN|FROM|COPY)|^Step \d+/\d+ : |failed to solve:|^#\d+ (?:DONE|ERROR|CACHED)|docker build"
+    r"^#\d{1,6} \[[^\]]{0,300}\] (?:RUN|FROM|COPY)|^Step \d{1,4}/\d{1,4} : |failed to solve:|^#\d{1,6} (?:DONE|ERROR|CACHED)|docker build"
 )
+_URL_IN_LINE = re.compile(r"(?:Get|Post|Head|Put) \"(https?://[^\"\s]{1,600})\"|(https?://[^\s\"'<>]{1,600})")
+_DIAL_TARGET = re.compile(r"dial tcp (\[?[\w.:-]{1,300}?\]?):(\d{1,5}): ")
+# go's "module@version: ...:" error whose message goes on in the indented lines below it (git's output).
+_MESSAGE_HEAD = re.compile(r"^(?:go: )?(?:module )?(?P<module>[^\s:@'\"]{1,300})@(?P<version>[^\s:@'\"]{1,128}): ")
+_SERVER_DB_LINE = re.compile(r"^\s+(?P<db>[^\s:]{1,253}): {1,20}h1:")
 
 
 def clean_line(raw: str) -> str:
-    line = raw.rstrip("\r")
+    """The line as a person reads it on screen, without what the CI service added around it."""
+    line = raw[:MAX_RAW].rstrip("\r\n")
     if "\r" in line:
         # A terminal shows only what follows the last carriage return.
         line = line.rsplit("\r", 1)[-1] or line.replace("\r", "")
     line = strip_ansi(line)
-    line = _GITLAB_SECTION.sub("", line)
-    line = GITHUB_TIMESTAMP.sub("", line)
-    line = _BUILDKIT.sub("", line)
+    if "section_" in line:
+        line = _GITLAB_SECTION.sub("", line)
+    line = GITHUB_TIMESTAMP.sub("", line, count=1)
+    line = GITLAB_TIMESTAMP.sub("", line, count=1)
+    line = _BUILDKIT.sub("", line, count=1)
     annotation = _ANNOTATION.match(line)
     if annotation:
         line = annotation.group(1).capitalize() + ": " + line[annotation.end():]
-    return line
+    return line[:MAX_MATCH]
 
 
 # ---------------------------------------------------------------- findings
@@ -340,17 +410,19 @@ class Finding:
     rank: int
     details: dict[str, str] = field(default_factory=dict)
     repeated_at: list[int] = field(default_factory=list)
+    repeats: int = 0
+    caused_by: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule, "category": self.category, "severity": self.severity, "line": self.line,
             "text": self.text, "cause": self.cause, "fix": self.fix, "details": self.details,
-            "repeated_at": self.repeated_at,
+            "repeated_at": self.repeated_at, "repeats": self.repeats, "caused_by": self.caused_by,
         }
 
 
 def _host_of(url: str) -> str:
-    match = re.match(r"https?://([^/]+)", url or "")
+    match = re.match(r"https?://([^/\s\"']{1,300})", url or "")
     return match.group(1) if match else ""
 
 
@@ -366,18 +438,27 @@ def private_pattern(module: str) -> str:
     return f"{parts[0]}/*"
 
 
-def _details(match: re.Match[str]) -> dict[str, str]:
+def _details(match: re.Match[str], line: str) -> dict[str, str]:
+    """What the matched line itself says: never another line's module or host."""
     values = {name: value for name, value in match.groupdict().items() if value}
     for base in ("url", "error"):
         alternative = values.pop(f"{base}2", None)
         if alternative and base not in values:
             values[base] = alternative
-    if "url" in values:
-        values["host"] = _host_of(values["url"])
     if "sshhost" in values:
         values["host"] = values.pop("sshhost")
+    if "url" not in values and "host" not in values:
+        url = _URL_IN_LINE.search(line)
+        if url:
+            values["url"] = url.group(1) or url.group(2)
+    if "url" in values and "host" not in values:
+        values["host"] = _host_of(values["url"])
+    if "host" not in values:
+        target = _DIAL_TARGET.search(line)
+        if target:
+            values["host"] = f"{target.group(1)}:{target.group(2)}"
     if "module" not in values and "url" in values and "/@v/" not in values["url"]:
-        proxy_path = re.match(r"https?://[^/]+/(.+)$", values["url"])
+        proxy_path = re.match(r"https?://[^/\s]{1,300}/([^\s]{1,600})$", values["url"])
         if proxy_path and "." in proxy_path.group(1).split("/")[0]:
             values["module"] = proxy_path.group(1)
     return values
@@ -386,80 +467,171 @@ def _details(match: re.Match[str]) -> dict[str, str]:
 def _fill(template: str, values: dict[str, str]) -> str:
     module = values.get("module", "")
     host = values.get("host", "")
-    if not host and module:
-        host = module.split("/")[0] if "." in module.split("/")[0] else "github.com"
-    # The repository host (for git credentials) comes from the module path, not from the proxy URL.
     first = module.split("/")[0] if module else ""
-    repo_host = first if "." in first and not re.match(r"^[\d.]+(:\d+)?$", first) else (host or "github.com")
+    # The repository host (for git credentials) comes from the module path, not from the proxy URL.
+    repo_host = first if "." in first and not re.match(r"^[\d.]+(:\d+)?$", first) else (host or "<your git host>")
+    resolver = values.get("resolver", "")
     filled = {
         "module": module or "the module",
-        "host": host or "github.com",
+        "version": values.get("version", "").removesuffix("/go.mod") or "this version",
+        "host": host or "the server (the line names no host)",
         "repo_host": repo_host,
         "private": private_pattern(module) if module else (f"{host}/*" if host else "example.com/yourorg/*"),
         "url": values.get("url", "the repository"),
         "status": values.get("status", "an error"),
-        "error": values.get("error", "").rstrip("."),
+        "error": values.get("error", "").strip().rstrip("."),
         "key": values.get("key", ""),
         "mb": values.get("mb", ""),
         "dir": values.get("dir", "the module"),
         "path": values.get("path", ""),
+        "pattern": values.get("pattern", "go.sum"),
+        "what": "go.mod file" if values.get("what") == "go.mod" or values.get("gomod") else "module zip",
+        "db": values.get("db", "sum.golang.org"),
+        "resolver_text": f" (resolver {resolver})" if resolver else "",
     }
     if filled["status"] == "an error" and values.get("other"):
         filled["status"] = values["other"]
     return template.format(**filled)
 
 
-def diagnose(log_text: str) -> dict[str, Any]:
-    """Findings for a whole log: {"findings": [...], "root_cause": {...} or None, "docker": bool}."""
-    lines = log_text.split("\n")
-    cleaned = [clean_line(line) for line in lines]
-    docker = any(_DOCKER_MARKERS.search(line) for line in cleaned)
-    findings: dict[tuple[str, str], Finding] = {}
-    in_server_response = False
-    recent_module = ("", 0)
-    for number, line in enumerate(cleaned, start=1):
-        mentioned = _MODULE_MENTION.search(line)
-        if mentioned:
-            recent_module = (mentioned.group(1), number)
-        if in_server_response:
+def _explained(rule: Rule, finding: Finding) -> str:
+    """The cause of a finding that an earlier one explains."""
+    if rule.id == "actions-cache-reserve":
+        return (f"The save was refused because the key {finding.details.get('key', '')} already exists: the restore "
+                f"at line {finding.caused_by} found this entry but could not use it, and entries are immutable. "
+                "Not a concurrent job: fix the failed restore.")
+    return f"A consequence of the failure at line {finding.caused_by}; fix that one first."
+
+
+def iter_log_lines(handle: IO[bytes], limit: int = MAX_RAW) -> Iterator[str]:
+    """The lines of a binary stream, each cut to `limit` bytes: a huge line never sits in memory whole."""
+    while True:
+        chunk = handle.readline(limit)
+        if not chunk:
+            return
+        if not chunk.endswith(b"\n"):
+            # Skip the rest of an over-long line, a bounded piece at a time.
+            rest = chunk
+            while rest and not rest.endswith(b"\n"):
+                rest = handle.readline(limit)
+        yield chunk.decode("utf-8", errors="replace")
+
+
+class Diagnosis:
+    """Findings built up line by line; `result()` gives the document."""
+
+    def __init__(self) -> None:
+        self.findings: dict[tuple[str, str], Finding] = {}
+        self.docker = False
+        self.number = 0
+        self._in_server_response = False
+        self._last_mismatch: tuple[Finding, int] | None = None
+        self._message_head: dict[str, str] = {}
+
+    def feed(self, raw: str) -> None:
+        self.number += 1
+        number = self.number
+        line = clean_line(raw)
+        if not self.docker and _DOCKER_MARKERS.search(line):
+            self.docker = True
+        if self._in_server_response:
             if line[:1] in ("\t", " ") or not line.strip():
-                continue
-            in_server_response = False
+                return
+            self._in_server_response = False
+        if self._last_mismatch is not None:
+            self._check_database_line(line, number)
+        # An indented line continues the message of the line above it: that message names the module.
+        inherited = self._message_head if line[:1] in ("\t", " ") else {}
+        if line[:1] not in ("\t", " "):
+            head = _MESSAGE_HEAD.match(line) if line.rstrip().endswith(":") else None
+            self._message_head = {"module": head.group("module"), "version": head.group("version")} if head else {}
         # go indents what follows "server response:" (and its own hints) under the error line.
         if "server response:" in line:
-            in_server_response = True
+            self._in_server_response = True
+        lowered = line.lower()
         for rule in RULES:
+            if not any(needle in lowered for needle in rule.needles):
+                continue
             match = rule.pattern.search(line)
             if match is None:
                 continue
-            values = _details(match)
-            # git's errors follow the "go: module@version: ..." line that names the module.
-            if (rule.category == "private-module" and "module" not in values and recent_module[0]
-                    and number - recent_module[1] <= 5):
-                values["module"] = recent_module[0]
-            subject = next((values[name] for name in rule.distinct_by if values.get(name)), "")
-            identity = (rule.id, subject)
-            if identity in findings:
-                findings[identity].repeated_at.append(number)
-                break
-            fix = _fill(rule.fix, values)
-            if docker and rule.category == "private-module":
-                fix += _fill(FIX_PRIVATE_DOCKER, values)
-            findings[identity] = Finding(
-                rule.id, rule.category, rule.severity, number, lines[number - 1].rstrip("\r\n"),
-                _fill(rule.cause, values), fix, rule.rank, values,
-            )
-            break
-    present = {finding.rule for finding in findings.values()}
-    superseded = {dropped for rule_id in present for dropped in RULES_BY_ID[rule_id].supersedes}
-    kept = sorted((f for f in findings.values() if f.rule not in superseded), key=lambda f: f.line)
-    problems = [f for f in kept if f.severity != "info"] or kept
-    root = min(problems, key=lambda f: (f.rank, f.line)) if problems else None
-    return {
-        "docker": docker,
-        "findings": [finding.to_json() for finding in kept],
-        "root_cause": root.to_json() if root else None,
-    }
+            values = _details(match, line)
+            if "module" not in values and inherited:
+                values.update(inherited)
+            self._record(rule, values, number, raw)
+            return
+
+    def _record(self, rule: Rule, values: dict[str, str], number: int, raw: str) -> None:
+        subject = next((values[name] for name in rule.distinct_by if values.get(name)), "")
+        identity = (rule.id, subject)
+        existing = self.findings.get(identity)
+        if existing is not None:
+            existing.repeats += 1
+            if len(existing.repeated_at) < MAX_REPEATS:
+                existing.repeated_at.append(number)
+            return
+        finding = Finding(
+            rule.id, rule.category, rule.severity, number, raw[:MAX_MATCH].rstrip("\r\n"),
+            _fill(rule.cause, values), _fill(rule.fix, values), rule.rank, values,
+        )
+        cause = next((f for f in self.findings.values() if f.rule in rule.follows and f.caused_by is None), None)
+        if cause is not None:
+            finding.caused_by = cause.line
+            finding.cause = _explained(rule, finding)
+        self.findings[identity] = finding
+        if rule.id == "checksum-mismatch":
+            self._last_mismatch = (finding, number)
+
+    def _check_database_line(self, line: str, number: int) -> None:
+        """go.sum's mismatch names go.sum below it; the checksum database's names the database."""
+        finding, at = self._last_mismatch  # type: ignore[misc]
+        if number - at > 4:
+            self._last_mismatch = None
+            return
+        database = _SERVER_DB_LINE.match(line)
+        if database is None or database.group("db") == "downloaded":
+            return
+        self._last_mismatch = None
+        if database.group("db") == "go.sum":
+            return
+        rule = RULES_BY_ID["sumdb-mismatch"]
+        values = {**finding.details, "db": database.group("db")}
+        finding.rule, finding.rank = rule.id, rule.rank
+        finding.cause = _fill(rule.cause, values)
+        finding.fix = _fill(rule.fix, values)
+        finding.details = values
+
+    def result(self) -> dict[str, Any]:
+        findings = list(self.findings.values())
+        present = {finding.rule for finding in findings}
+        superseded = {dropped for rule_id in present for dropped in RULES_BY_ID[rule_id].supersedes}
+        kept = sorted((f for f in findings if f.rule not in superseded), key=lambda f: f.line)
+        if self.docker:
+            for finding in kept:
+                if finding.category == "private-module":
+                    finding.fix += _fill(FIX_PRIVATE_DOCKER, finding.details)
+        roots = [f for f in kept if f.caused_by is None]
+        problems = [f for f in roots if f.severity != "info"] or roots
+        root = min(problems, key=lambda f: (f.rank, f.line)) if problems else None
+        return {
+            "docker": self.docker,
+            "lines": self.number,
+            "findings": [finding.to_json() for finding in kept],
+            "root_cause": root.to_json() if root else None,
+        }
+
+
+def diagnose_lines(lines: Iterable[str]) -> dict[str, Any]:
+    """Findings for a log given line by line: {"findings", "root_cause", "docker", "lines"}."""
+    diagnosis = Diagnosis()
+    for line in lines:
+        diagnosis.feed(line)
+    return diagnosis.result()
+
+
+def diagnose(log_text: str) -> dict[str, Any]:
+    """Findings for a whole log held in memory (the command streams with diagnose_lines)."""
+    return diagnose_lines(log_text.split("\n"))
 
 
 def render_text(result: dict[str, Any], source: str) -> str:
@@ -469,7 +641,13 @@ def render_text(result: dict[str, Any], source: str) -> str:
     root = result["root_cause"]
     for finding in result["findings"]:
         marker = " (root cause)" if root and finding["line"] == root["line"] and finding["rule"] == root["rule"] else ""
-        repeats = f" (again at lines {', '.join(map(str, finding['repeated_at'][:10]))})" if finding["repeated_at"] else ""
+        if finding["caused_by"]:
+            marker = f" (follows line {finding['caused_by']})"
+        repeats = ""
+        if finding["repeated_at"]:
+            shown = ", ".join(map(str, finding["repeated_at"][:10]))
+            more = finding["repeats"] - min(10, len(finding["repeated_at"]))
+            repeats = f" (again at lines {shown}{f' and {more} more' if more > 0 else ''})"
         blocks.append(
             f"{source}:{finding['line']}: {finding['severity']} [{finding['category']}/{finding['rule']}]{marker}{repeats}\n"
             f"  > {finding['text'].strip()}\n"
