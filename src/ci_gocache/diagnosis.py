@@ -21,10 +21,13 @@ inside another, so the time per line is bounded and the whole run is linear in t
 
 from __future__ import annotations
 
+import bisect
+import io
+import operator
 import re
-from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from ci_gocache.logtext import GITHUB_TIMESTAMP, GITLAB_TIMESTAMP, strip_ansi
 
@@ -84,17 +87,39 @@ class Rule:
     follows: tuple[str, ...] = ()
     # Detail fields that make two matches separate findings; otherwise repeats are folded into one.
     distinct_by: tuple[str, ...] = ("module", "key", "host")
+    # A check on the captured details that a plain pattern would make slow (a word that contains a part).
+    accept: Callable[[dict[str, str]], bool] | None = None
+    # A second set of literals, one of which must also occur: keeps the costlier patterns off most lines.
+    also: tuple[str, ...] = ()
 
 
 def _rule(rule_id: str, category: str, severity: str, rank: int, needles: tuple[str, ...], pattern: str, cause: str,
           fix: str, supersedes: tuple[str, ...] = (), follows: tuple[str, ...] = (),
-          distinct_by: tuple[str, ...] = ("module", "key", "host"), flags: int = 0) -> Rule:
+          distinct_by: tuple[str, ...] = ("module", "key", "host"), flags: int = 0,
+          accept: Callable[[dict[str, str]], bool] | None = None, also: tuple[str, ...] = ()) -> Rule:
     return Rule(rule_id, category, severity, needles, re.compile(pattern, flags), cause, fix, rank, supersedes, follows,
-                distinct_by)
+                distinct_by, accept, also)
+
+
+_MODULE_VERSION_DIR = re.compile(r"@v\d")
+
+
+def _in_module_cache(values: dict[str, str]) -> bool:
+    path = values.get("path", "")
+    return "/pkg/mod/" in path or _MODULE_VERSION_DIR.search(path) is not None
+
+
+def _in_build_cache(values: dict[str, str]) -> bool:
+    return "go-build" in values.get("path", "")
 
 
 # A module path with its version, as go prints it: example.com/mod@v1.2.3. Bounded, no nesting.
-MODULE = r"(?P<module>[^\s:@'\"]{1,300})@(?P<version>[^\s:@/'\"]{1,128})"
+# A module path with its version, as go prints it: example.com/mod@v1.2.3. It starts a word (the
+# look-behind), so a search tries each word once instead of every position inside it.
+MODULE = r"(?<![^\s'\"])(?P<module>[^\s:@'\"]{1,300})@(?P<version>[^\s:@/'\"]{1,128})"
+NETWORK_NEEDLES = ("i/o timeout", "tls handshake timeout", "context deadline exceeded", "client.timeout exceeded",
+                   "connection refused", "no such host", "network is unreachable", "connection reset by peer",
+                   "server misbehaving")
 NETWORK_ERRORS = (r"(?:i/o timeout|TLS handshake timeout|context deadline exceeded|Client\.Timeout exceeded|"
                   r"connection refused|no such host|network is unreachable|connection reset by peer|server misbehaving)")
 FAILED_RESTORES = ("actions-cache-tar-failed", "tar-file-exists", "disk-full", "actions-cache-service",
@@ -135,6 +160,7 @@ RULES: list[Rule] = [
         "checksum database, which cannot see it.",
         "Set GOPRIVATE={private} (or GONOSUMDB={private}) so go skips the checksum database for it, and commit a "
         "complete go.sum so CI does not need to look anything up.",
+        also=("404 not found", "410 gone"),
     ),
     _rule(
         "dns-failure", "network", "error", 8, ("lookup ",),
@@ -153,6 +179,7 @@ RULES: list[Rule] = [
         r"verifying (?:module: |go\.mod: )?" + MODULE + r"(?:/go\.mod)?: [^\n]{0,600}?" + NETWORK_ERRORS,
         "go could not reach the checksum database (GOSUMDB) to verify {module}.",
         FIX_SUMDB,
+        also=NETWORK_NEEDLES,
     ),
     _rule(
         "missing-go-sum-entry", "checksum", "error", 14, ("missing go.sum entry",),
@@ -203,7 +230,7 @@ RULES: list[Rule] = [
     ),
     _rule(
         "proxy-denied", "private-module", "error", 7, ("reading http",),
-        r"(?:(?:module )?(?P<module>[^\s@:'\"]{1,300})(?:@(?P<version>[^\s:@]{1,128}))?: )?"
+        r"(?:(?<!\S)(?:module )?(?P<module>[^\s@:'\"]{1,300})(?:@(?P<version>[^\s:@]{1,128}))?: )?"
         r"reading (?P<url>https?://[^\s]{1,600}?)/@(?:v|latest)[^\s]{0,200}: "
         r"(?P<status>401 Unauthorized|403 Forbidden|404 Not Found|410 Gone)",
         "The module proxy answered {status} for {module}: public proxies cannot fetch private repositories "
@@ -250,7 +277,7 @@ RULES: list[Rule] = [
         distinct_by=(), flags=re.IGNORECASE,
     ),
     _rule(
-        "tar-file-exists", "cache", "error", 17, ("cannot open: file exists",), r"(?P<path>[^\s]{1,1000}): Cannot open: File exists",
+        "tar-file-exists", "cache", "error", 17, ("cannot open: file exists",), r"(?<!\S)(?P<path>[^\s]{1,1000}): Cannot open: File exists",
         "Two caches restore the same files: tar cannot replace the read-only files Go writes in the module cache, "
         "so a second restore over an existing module cache fails. Typical: setup-go's built-in cache plus an "
         "actions/cache step for the same directories, or two cache steps with overlapping paths.",
@@ -260,18 +287,19 @@ RULES: list[Rule] = [
     ),
     _rule(
         "modcache-read-only", "machine", "error", 5, ("permission denied",),
-        r"(?P<path>[^\s']{0,500}?(?:/pkg/mod/|@v\d)[^\s':]{0,500})'?:? [^\n]{0,300}?[Pp]ermission denied",
+        r"(?<![^\s'])(?P<path>[^\s':]{1,1000})'?: (?:[A-Za-z ]{1,60}: )?[Pp]ermission denied",
         "Go writes the module cache read-only, so deleting or overwriting it fails (workspace cleanup, tar extraction "
         "over it, or rm -rf).",
         "Set GOFLAGS=-modcacherw before the first download so the cache is writable; clean it with go clean -modcache, "
         "not rm -rf; for an existing cache chmod -R u+w it first.",
-        distinct_by=(),
+        distinct_by=(), accept=_in_module_cache,
     ),
     _rule(
         "build-cache-permission", "machine", "error", 6, ("permission denied",),
-        r"(?P<path>[^\s]{0,500}?go-build[^\s]{0,500}): [^\n]{0,300}?permission denied",
+        r"(?<![^\s'])(?P<path>[^\s':]{1,1000})'?: (?:[A-Za-z ]{1,60}: )?[Pp]ermission denied",
         "The Go build cache belongs to another user (a cache restored by root, or a container mount).",
         "Point GOCACHE at a directory the build user owns, or chown the restored cache before building.",
+        accept=_in_build_cache,
     ),
     # ---- caching services
     _rule(
@@ -279,7 +307,7 @@ RULES: list[Rule] = [
         r"Failed to restore: [^\n]{0,600}?tar\"? failed with error",
         "actions/cache could not extract the archive; the job continued without the cache.",
         "Look for tar's own messages above (\"Cannot open: File exists\" means overlapping caches).",
-        follows=("disk-full",),
+        follows=("disk-full",), also=("failed with error",),
     ),
     _rule(
         "actions-cache-reserve", "cache", "warning", 21, ("unable to reserve cache",),
@@ -306,6 +334,8 @@ RULES: list[Rule] = [
         "429 is rate limiting of cache uploads, 5xx an outage.",
         "Usually transient: re-run. Save less often (only on a miss, only from the default branch) to stay under the "
         "rate limit; a failed restore costs time but never correctness.",
+        also=("cache service responded with", "econnreset", "etimedout", "socket hang up", "aren't available",
+              "rate limit"),
     ),
     _rule(
         "actions-cache-path", "cache", "warning", 23, ("path validation error",),
@@ -386,8 +416,9 @@ def clean_line(raw: str) -> str:
     line = strip_ansi(line)
     if "section_" in line:
         line = _GITLAB_SECTION.sub("", line)
-    line = GITHUB_TIMESTAMP.sub("", line, count=1)
+    # GitLab's stamp first: GitHub's pattern would take its time and leave the stream marker.
     line = GITLAB_TIMESTAMP.sub("", line, count=1)
+    line = GITHUB_TIMESTAMP.sub("", line, count=1)
     line = _BUILDKIT.sub("", line, count=1)
     annotation = _ANNOTATION.match(line)
     if annotation:
@@ -503,65 +534,135 @@ def _explained(rule: Rule, finding: Finding) -> str:
     return f"A consequence of the failure at line {finding.caused_by}; fix that one first."
 
 
-def iter_log_lines(handle: IO[bytes], limit: int = MAX_RAW) -> Iterator[str]:
-    """The lines of a binary stream, each cut to `limit` bytes: a huge line never sits in memory whole."""
-    while True:
-        chunk = handle.readline(limit)
-        if not chunk:
-            return
-        if not chunk.endswith(b"\n"):
-            # Skip the rest of an over-long line, a bounded piece at a time.
-            rest = chunk
-            while rest and not rest.endswith(b"\n"):
-                rest = handle.readline(limit)
-        yield chunk.decode("utf-8", errors="replace")
+CHUNK_BYTES = 1 << 20  # read at a time
+CONTEXT_LINES = 64  # lines looked back at, for the message an indented line continues
+LOOKAHEAD_LINES = 4  # lines looked ahead at, for the database line under a checksum mismatch
+DOCKER_NEEDLES = (b"failed to solve", b"docker build", b"] run ", b"] from ", b"] copy ", b"#1 done", b"step 1/")
+
+
+def _shortest_needles(needles: set[bytes]) -> tuple[bytes, ...]:
+    """The needles to search for: one that contains another is found through the other."""
+    return tuple(sorted(n for n in needles if not any(other != n and other in n for other in needles)))
+
+
+_NEEDLES = _shortest_needles({needle.encode() for rule in RULES for needle in rule.needles} | set(DOCKER_NEEDLES))
+
+
+def _is_indented(line: str) -> bool:
+    return line[:1] in ("\t", " ")
 
 
 class Diagnosis:
-    """Findings built up line by line; `result()` gives the document."""
+    """Findings for one log, read as a stream of bytes.
+
+    Most lines of a CI log hold none of the rules' needles. Each chunk is searched for the needles
+    with bytes.find (lower-cased, as the rules match), and only the lines that hold one are cleaned
+    and matched, with up to CONTEXT_LINES lines before them and LOOKAHEAD_LINES after them at hand.
+    """
 
     def __init__(self) -> None:
         self.findings: dict[tuple[str, str], Finding] = {}
         self.docker = False
-        self.number = 0
-        self._in_server_response = False
-        self._last_mismatch: tuple[Finding, int] | None = None
-        self._message_head: dict[str, str] = {}
+        self.lines = 0
 
-    def feed(self, raw: str) -> None:
-        self.number += 1
-        number = self.number
+    # ---- reading
+
+    def read(self, handle: IO[bytes]) -> None:
+        history: list[bytes] = []  # the last CONTEXT_LINES lines already scanned
+        pending: list[bytes] = []  # lines read, not yet scanned (the tail waits for its lookahead)
+        base = 0  # 0-based number of pending[0]
+        leftover = b""
+        while True:
+            chunk = handle.read(CHUNK_BYTES)
+            if chunk:
+                parts = (leftover + chunk).split(b"\n")
+                # An over-long line keeps its first MAX_RAW bytes; the rest is dropped as it arrives.
+                leftover = parts.pop()[:MAX_RAW]
+                if parts and max(map(len, parts)) > MAX_RAW:
+                    parts = [part[:MAX_RAW] for part in parts]
+                pending.extend(parts)
+            elif leftover:
+                pending.append(leftover)
+                leftover = b""
+            upto = len(pending) if not chunk else max(0, len(pending) - LOOKAHEAD_LINES)
+            self._scan(history, pending, upto, base)
+            history = (history + pending[:upto])[-CONTEXT_LINES:]
+            base += upto
+            del pending[:upto]
+            if not chunk:
+                break
+        self.lines = base
+
+    def _scan(self, history: list[bytes], lines: list[bytes], upto: int, base: int) -> None:
+        if upto == 0:
+            return
+        block = b"\n".join(lines[:upto]).lower()
+        # Where each line starts in the block: the lengths before it, plus one newline per line.
+        starts = [0, *map(operator.add, accumulate(map(len, lines[:upto])), range(1, upto + 1))]
+        hits: set[int] = set()
+        for needle in _NEEDLES:
+            position = block.find(needle)
+            while position >= 0:
+                index = bisect.bisect_right(starts, position) - 1
+                hits.add(index)
+                position = block.find(needle, starts[index + 1]) if index + 1 < len(starts) else -1
+        for index in sorted(hits):
+            self._feed(history, lines, index, base + index + 1)
+
+    @staticmethod
+    def _text(raw: bytes) -> str:
+        return raw.decode("utf-8", errors="replace")
+
+    def _around(self, history: list[bytes], lines: list[bytes], index: int, offset: int) -> str | None:
+        at = index + offset
+        if at >= 0:
+            return self._text(lines[at]) if at < len(lines) else None
+        return self._text(history[at]) if -at <= len(history) else None
+
+    # ---- one line
+
+    def _feed(self, history: list[bytes], lines: list[bytes], index: int, number: int) -> None:
+        raw = self._text(lines[index])
         line = clean_line(raw)
         if not self.docker and _DOCKER_MARKERS.search(line):
             self.docker = True
-        if self._in_server_response:
-            if line[:1] in ("\t", " ") or not line.strip():
-                return
-            self._in_server_response = False
-        if self._last_mismatch is not None:
-            self._check_database_line(line, number)
-        # An indented line continues the message of the line above it: that message names the module.
-        inherited = self._message_head if line[:1] in ("\t", " ") else {}
-        if line[:1] not in ("\t", " "):
-            head = _MESSAGE_HEAD.match(line) if line.rstrip().endswith(":") else None
-            self._message_head = {"module": head.group("module"), "version": head.group("version")} if head else {}
-        # go indents what follows "server response:" (and its own hints) under the error line.
-        if "server response:" in line:
-            self._in_server_response = True
+        inherited: dict[str, str] = {}
+        if _is_indented(line) or not line.strip():
+            # go indents what follows "server response:" (the proxy quoting git) and git's own output under
+            # the error line: skip the former; the latter continues a message that names the module.
+            for back in range(1, CONTEXT_LINES + 1):
+                previous_raw = self._around(history, lines, index, -back)
+                if previous_raw is None:
+                    break
+                previous = clean_line(previous_raw)
+                if "server response:" in previous:
+                    return
+                if previous.strip() and not _is_indented(previous):
+                    head = _MESSAGE_HEAD.match(previous) if previous.rstrip().endswith(":") else None
+                    if head:
+                        inherited = {"module": head.group("module"), "version": head.group("version")}
+                    break
         lowered = line.lower()
         for rule in RULES:
             if not any(needle in lowered for needle in rule.needles):
+                continue
+            if rule.also and not any(needle in lowered for needle in rule.also):
                 continue
             match = rule.pattern.search(line)
             if match is None:
                 continue
             values = _details(match, line)
+            if rule.accept is not None and not rule.accept(values):
+                continue
             if "module" not in values and inherited:
                 values.update(inherited)
-            self._record(rule, values, number, raw)
+            finding = self._record(rule, values, number, raw)
+            if finding is not None and rule.id == "checksum-mismatch":
+                following = [self._around(history, lines, index, ahead) for ahead in range(1, LOOKAHEAD_LINES + 1)]
+                self._check_database_lines(finding, [clean_line(text) for text in following if text is not None])
             return
 
-    def _record(self, rule: Rule, values: dict[str, str], number: int, raw: str) -> None:
+    def _record(self, rule: Rule, values: dict[str, str], number: int, raw: str) -> Finding | None:
         subject = next((values[name] for name in rule.distinct_by if values.get(name)), "")
         identity = (rule.id, subject)
         existing = self.findings.get(identity)
@@ -569,7 +670,7 @@ class Diagnosis:
             existing.repeats += 1
             if len(existing.repeated_at) < MAX_REPEATS:
                 existing.repeated_at.append(number)
-            return
+            return None
         finding = Finding(
             rule.id, rule.category, rule.severity, number, raw[:MAX_MATCH].rstrip("\r\n"),
             _fill(rule.cause, values), _fill(rule.fix, values), rule.rank, values,
@@ -579,27 +680,23 @@ class Diagnosis:
             finding.caused_by = cause.line
             finding.cause = _explained(rule, finding)
         self.findings[identity] = finding
-        if rule.id == "checksum-mismatch":
-            self._last_mismatch = (finding, number)
+        return finding
 
-    def _check_database_line(self, line: str, number: int) -> None:
-        """go.sum's mismatch names go.sum below it; the checksum database's names the database."""
-        finding, at = self._last_mismatch  # type: ignore[misc]
-        if number - at > 4:
-            self._last_mismatch = None
+    def _check_database_lines(self, finding: Finding, following: list[str]) -> None:
+        """go.sum's mismatch names go.sum under it; the checksum database's names the database."""
+        for line in following:
+            database = _SERVER_DB_LINE.match(line)
+            if database is None or database.group("db") == "downloaded":
+                continue
+            if database.group("db") == "go.sum":
+                return
+            rule = RULES_BY_ID["sumdb-mismatch"]
+            values = {**finding.details, "db": database.group("db")}
+            finding.rule, finding.rank = rule.id, rule.rank
+            finding.cause = _fill(rule.cause, values)
+            finding.fix = _fill(rule.fix, values)
+            finding.details = values
             return
-        database = _SERVER_DB_LINE.match(line)
-        if database is None or database.group("db") == "downloaded":
-            return
-        self._last_mismatch = None
-        if database.group("db") == "go.sum":
-            return
-        rule = RULES_BY_ID["sumdb-mismatch"]
-        values = {**finding.details, "db": database.group("db")}
-        finding.rule, finding.rank = rule.id, rule.rank
-        finding.cause = _fill(rule.cause, values)
-        finding.fix = _fill(rule.fix, values)
-        finding.details = values
 
     def result(self) -> dict[str, Any]:
         findings = list(self.findings.values())
@@ -615,23 +712,22 @@ class Diagnosis:
         root = min(problems, key=lambda f: (f.rank, f.line)) if problems else None
         return {
             "docker": self.docker,
-            "lines": self.number,
+            "lines": self.lines,
             "findings": [finding.to_json() for finding in kept],
             "root_cause": root.to_json() if root else None,
         }
 
 
-def diagnose_lines(lines: Iterable[str]) -> dict[str, Any]:
-    """Findings for a log given line by line: {"findings", "root_cause", "docker", "lines"}."""
+def diagnose_stream(handle: IO[bytes]) -> dict[str, Any]:
+    """Findings for a log read from a binary stream: {"findings", "root_cause", "docker", "lines"}."""
     diagnosis = Diagnosis()
-    for line in lines:
-        diagnosis.feed(line)
+    diagnosis.read(handle)
     return diagnosis.result()
 
 
 def diagnose(log_text: str) -> dict[str, Any]:
-    """Findings for a whole log held in memory (the command streams with diagnose_lines)."""
-    return diagnose_lines(log_text.split("\n"))
+    """Findings for a log held in memory."""
+    return diagnose_stream(io.BytesIO(log_text.encode("utf-8", errors="surrogateescape")))
 
 
 def render_text(result: dict[str, Any], source: str) -> str:
