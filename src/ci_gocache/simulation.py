@@ -849,7 +849,7 @@ def sparkline(shares: list[float], top: float = 1.0, unicode: bool = True) -> st
     return "".join(marks[min(len(marks) - 1, int(share / top * (len(marks) - 1) + 0.5))] for share in shares)
 
 
-def _percent(part: int, whole: int) -> str:
+def percent(part: int, whole: int) -> str:
     if not whole:
         return "-"
     share = 100 * part / whole
@@ -873,9 +873,9 @@ def advice(result: dict[str, Any]) -> str:
         return ("Advice: setup-go caches nothing here (no go.mod at the repository root); ci-gocache finds the "
                 "modules itself, so `ci-gocache patch` turns every run from cold to cached.")
     if ours_cold + 0.005 < theirs_cold:
-        return (f"Advice: ci-gocache would start cold on {_percent(ours['cold_runs'], ours['runs'])} of runs instead of "
-                f"{_percent(theirs['cold_runs'], theirs['runs'])} "
-                f"(the go files changed {changes} times in {result['commits']} commits) and download {saved:,} fewer "
+        return (f"Advice: ci-gocache would start cold on {percent(ours['cold_runs'], ours['runs'])} of runs instead of "
+                f"{percent(theirs['cold_runs'], theirs['runs'])} "
+                f"(the go files changed {changes:,} times in {result['commits']:,} commits) and download {saved:,} fewer "
                 "go.sum lines; run `ci-gocache patch` on your workflows.")
     if theirs_stale is not None and ours_stale is not None and ours_stale + 1 < theirs_stale:
         return (f"Advice: cold runs are as rare with setup-go as with ci-gocache, but setup-go's build cache is "
@@ -896,11 +896,11 @@ def render_table(result: dict[str, Any], *, unicode: bool = True) -> str:
         rows.append([
             strategy["name"],
             str(runs),
-            _percent(strategy["cold_runs"], runs),
-            "/".join(_percent(mod[kind], runs) for kind in ("exact", "partial"))
-            + "/" + _percent(mod["miss"] + mod["uncached"], runs),
-            "/".join(_percent(build[kind], runs) for kind in ("exact", "partial"))
-            + "/" + _percent(build["miss"] + build["uncached"], runs),
+            percent(strategy["cold_runs"], runs),
+            "/".join(percent(mod[kind], runs) for kind in ("exact", "partial"))
+            + "/" + percent(mod["miss"] + mod["uncached"], runs),
+            "/".join(percent(build[kind], runs) for kind in ("exact", "partial"))
+            + "/" + percent(build["miss"] + build["uncached"], runs),
             stale_text,
             str(strategy["saves"]),
             f"{strategy['module_downloads']:,}",
