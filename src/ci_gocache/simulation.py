@@ -29,6 +29,7 @@ import json
 import re
 import statistics
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -353,56 +354,124 @@ def go_version_of(go_mod: bytes) -> str:
     return f"go{directive.group(1).decode()}" if directive else UNKNOWN_GO
 
 
+class BlobStream:
+    """Blob contents in a known order from one `git cat-file --batch`: a thread writes the ids, the
+    replay reads the contents as it needs them, so git never waits for a round trip."""
+
+    def __init__(self, root: Path, blobs: list[str]) -> None:
+        self._process = subprocess.Popen(
+            ["git", "-C", str(root), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        self._writer = threading.Thread(target=self._write, args=(blobs,), daemon=True)
+        self._writer.start()
+
+    def _write(self, blobs: list[str]) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            for start in range(0, len(blobs), 256):
+                stdin.write("".join(f"{blob}\n" for blob in blobs[start:start + 256]).encode())
+            stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def next(self) -> bytes:
+        stdout: IO[bytes] = self._process.stdout  # type: ignore[assignment]
+        header = stdout.readline().split()
+        if len(header) < 3 or header[1] != b"blob":
+            return b""
+        data = stdout.read(int(header[2]))
+        stdout.read(1)
+        return data
+
+    def close(self) -> None:
+        if self._process.stdout:
+            self._process.stdout.close()
+        self._process.kill()
+        self._process.wait()
+        self._writer.join(timeout=5)
+
+
+@dataclass
+class _SumFile:
+    """One go.sum (or go.work.sum) path as the replay last saw it: its lines, and their bit sets."""
+
+    lines: set[bytes] = field(default_factory=set)
+    artifacts: int = 0
+    modules: int = 0
+    module_lines: dict[bytes, int] = field(default_factory=dict)
+
+
 class _Snapshots:
-    """Turns go-file states into snapshots, reading each blob once."""
+    """Turns go-file states into snapshots. A go.sum that changes is compared with its previous
+    version line by line (set differences), so only the lines a bump touches are parsed."""
 
-    def __init__(self, reader: BlobReader) -> None:
-        self.reader = reader
-        self.artifact_bits: dict[str, int] = {}
-        self.module_bits: dict[str, int] = {}
-        self.blob_sets: dict[str, tuple[int, int]] = {}
-        self.go_versions: dict[str, str] = {}
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.artifact_bits: dict[bytes, int] = {}
+        self.module_bits: dict[bytes, int] = {}
+        self.sum_files: dict[str, _SumFile] = {}
+        self.go_version = UNKNOWN_GO
+        self._reader: BlobReader | None = None  # for go.work files, read only when discovery asks
 
-    def _text(self, blob: str) -> str:
-        return self.reader.read(blob).decode("utf-8", "replace")
+    def read_on_demand(self, blob: str) -> str:
+        if self._reader is None:
+            self._reader = BlobReader(self.root)
+        return self._reader.read(blob).decode("utf-8", "replace")
 
-    def _sum_sets(self, blob: str) -> tuple[int, int]:
-        found = self.blob_sets.get(blob)
-        if found is not None:
-            return found
-        artifacts = modules = 0
-        for line in self.reader.read(blob).splitlines():
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+    def update_sum_file(self, path: str, body: bytes | None) -> None:
+        """The new contents of a sum file, or None when it was deleted."""
+        old = self.sum_files.get(path) or _SumFile()
+        if body is None:
+            self.sum_files.pop(path, None)
+            return
+        new_lines = set(body.splitlines())
+        added, removed = new_lines - old.lines, old.lines - new_lines
+        current = _SumFile(new_lines, old.artifacts, old.modules, old.module_lines if path in self.sum_files else {})
+        kept_keys = {line.rsplit(b" ", 1)[0] for line in added}
+        for line in removed:
             fields = line.split()
             if len(fields) < 3:
                 continue
-            artifact = fields[0].decode("utf-8", "replace") + "@" + fields[1].decode("utf-8", "replace")
-            bit = self.artifact_bits.setdefault(artifact, len(self.artifact_bits))
-            artifacts |= 1 << bit
-            module_bit = self.module_bits.setdefault(fields[0].decode("utf-8", "replace"), len(self.module_bits))
-            modules |= 1 << module_bit
-        self.blob_sets[blob] = (artifacts, modules)
-        return artifacts, modules
+            key = line.rsplit(b" ", 1)[0]
+            if key not in kept_keys:
+                current.artifacts &= ~(1 << self.artifact_bits[key])
+            count = current.module_lines.get(fields[0], 0) - 1
+            if count <= 0:
+                current.module_lines.pop(fields[0], None)
+                current.modules &= ~(1 << self.module_bits[fields[0]])
+            else:
+                current.module_lines[fields[0]] = count
+        for line in added:
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            key = line.rsplit(b" ", 1)[0]
+            bit = self.artifact_bits.setdefault(key, len(self.artifact_bits))
+            current.artifacts |= 1 << bit
+            module_bit = self.module_bits.setdefault(fields[0], len(self.module_bits))
+            current.module_lines[fields[0]] = current.module_lines.get(fields[0], 0) + 1
+            current.modules |= 1 << module_bit
+        self.sum_files[path] = current
 
     def snapshot(self, state: dict[str, str]) -> Snapshot:
-        tree = keys.ListedTree(state, lambda path: self._text(state[path]))
+        tree = keys.ListedTree(state, lambda path: self.read_on_demand(state[path]))
         action_sums = tuple(state[path] for path in keys.default_sum_files(tree))
-        paths = sorted(state)
-        go_sums = tuple(state[path] for path in paths if path.rsplit("/", 1)[-1] == "go.sum")
+        go_sums = tuple(state[path] for path in sorted(state) if path.rsplit("/", 1)[-1] == "go.sum")
         needed = modules = 0
-        for path in paths:
-            if path.rsplit("/", 1)[-1] in SUM_NAMES:
-                artifacts, names = self._sum_sets(state[path])
-                needed |= artifacts
-                modules |= names
-        root_go_mod = state.get("go.mod", "")
-        go_version = UNKNOWN_GO
-        if root_go_mod:
-            go_version = self.go_versions.get(root_go_mod) or self.go_versions.setdefault(
-                root_go_mod, go_version_of(self.reader.read(root_go_mod)))
-        return Snapshot(action_sums, go_sums, state.get("go.sum", ""), root_go_mod, go_version, needed, modules)
+        for sum_file in self.sum_files.values():
+            needed |= sum_file.artifacts
+            modules |= sum_file.modules
+        return Snapshot(action_sums, go_sums, state.get("go.sum", ""), state.get("go.mod", ""), self.go_version,
+                        needed, modules)
 
 
 def _event_of(previous: Snapshot | None, current: Snapshot) -> str:
+    """What a push brings, for --costs: a Go version change, a new module, another version, or only source."""
     if previous is None or previous is current:
         return "source_only_push"
     if previous.go_version != current.go_version:
@@ -414,30 +483,52 @@ def _event_of(previous: Snapshot | None, current: Snapshot) -> str:
     return "source_only_push"
 
 
+def _is_sum_file(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] in SUM_NAMES
+
+
 def iter_runs(history: History) -> Iterator[RunInput]:
-    """Every commit of the window as a run, oldest first, streaming the go-file changes."""
-    reader = BlobReader(history.root)
+    """Every commit of the window as a run, oldest first.
+
+    The go-file changes of the window are listed first (paths and blob ids only); the contents of
+    the go.sum files and of ./go.mod then stream in that order through one `git cat-file --batch`.
+    """
+    head = history.commits[-1].sha
+    changes = list(_go_file_changes(history.root, history.base, head))
+    state = dict(history.first_state)
+    wanted = [state[path] for path in sorted(state) if _is_sum_file(path)]
+    if "go.mod" in state:
+        wanted.append(state["go.mod"])
+    for _, entries in changes:
+        wanted += [blob for path, blob in entries if blob != ZERO_BLOB and (_is_sum_file(path) or path == "go.mod")]
+    stream = BlobStream(history.root, wanted)
+    snapshots = _Snapshots(history.root)
     try:
-        snapshots = _Snapshots(reader)
-        state = dict(history.first_state)
+        for path in sorted(state):
+            if _is_sum_file(path):
+                snapshots.update_sum_file(path, stream.next())
+        if "go.mod" in state:
+            snapshots.go_version = go_version_of(stream.next())
         current = snapshots.snapshot(state)
         previous: Snapshot | None = None
-        head = history.commits[-1].sha
-        changes = _go_file_changes(history.root, history.base, head)
-        pending = next(changes, None)
+        change_index = 0
         ordered = ([history.warm_up] if history.warm_up else []) + history.commits
         position = 0
         for commit in ordered:
-            changed = pending is not None and pending[0] == commit.sha
+            changed = change_index < len(changes) and changes[change_index][0] == commit.sha
             if changed:
-                assert pending is not None
-                for path, blob in pending[1]:
-                    if blob == ZERO_BLOB:
+                for path, blob in changes[change_index][1]:
+                    deleted = blob == ZERO_BLOB
+                    if deleted:
                         state.pop(path, None)
                     else:
                         state[path] = blob
+                    if _is_sum_file(path):
+                        snapshots.update_sum_file(path, None if deleted else stream.next())
+                    elif path == "go.mod":
+                        snapshots.go_version = UNKNOWN_GO if deleted else go_version_of(stream.next())
                 current = snapshots.snapshot(state)
-                pending = next(changes, None)
+                change_index += 1
             warm_up = commit is history.warm_up
             event = _event_of(previous, current)
             previous = current
@@ -445,7 +536,8 @@ def iter_runs(history: History) -> Iterator[RunInput]:
             if not warm_up:
                 position += 1
     finally:
-        reader.close()
+        stream.close()
+        snapshots.close()
 
 
 # ---------------------------------------------------------------- the cache service
