@@ -16,8 +16,8 @@ GOMODCACHE and GOCACHE (a fresh runner), restores, runs `go mod download`, `go b
 `go test ./...`, then saves. The cache service is tests/support/cachestore.py (keys matched as
 actions/cache matches them) with zstd (or gzip) tarballs made by tar, as actions/cache makes them.
 ci-gocache runs as `ci-gocache patch --style action` emits it: the inputs are read from the
-patched workflow and the action's own phases (ci_gocache.action_runtime, with trimming from
-ci_gocache.trim) run around the cache store, as action.yml and save/action.yml order them.
+patched workflow and the action's own phases (ci_gocache.action.runtime, with trimming from
+ci_gocache.action.trim) run around the cache store, as action.yml and save/action.yml order them.
 
 Output: <results>/cache_benchmark.{json,md,svg}. The figures are those of one run on this
 machine; the JSON records its load.
@@ -644,7 +644,7 @@ class CiGocache:
         output_file = runner_temp / f"output-{phase}"
         env_file = runner_temp / f"env-{phase}"
         env = dict(self.env, GITHUB_OUTPUT=str(output_file), GITHUB_ENV=str(env_file))
-        command = [sys.executable, "-S", "-m", "ci_gocache.action_runtime", phase]
+        command = [sys.executable, "-S", "-m", "ci_gocache.action.runtime", phase]
         started = time.monotonic()
         completed = subprocess.run(command, cwd=self.env["GITHUB_WORKSPACE"], env=env, capture_output=True, text=True, check=False)
         self.phase_seconds[phase] = round(time.monotonic() - started, 3)
@@ -1086,7 +1086,7 @@ def main(argv: list[str] | None = None) -> int:
                 relative: {"sha256": file_sha256(REPO / relative),
                            "committed": subprocess.run(["git", "-C", str(REPO), "ls-files", "--error-unmatch", relative],
                                                        capture_output=True, check=False).returncode == 0}
-                for relative in ("src/ci_gocache/trim.py", "src/ci_gocache/action_runtime.py", "src/ci_gocache/keys.py",
+                for relative in ("src/ci_gocache/action/trim.py", "src/ci_gocache/action/runtime.py", "src/ci_gocache/keys.py",
                                  "tests/support/cachestore.py")
             },
             "runs": runs,

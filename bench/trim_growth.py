@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / "src"))
 from support.cachestore import CacheStore  # noqa: E402
 from support.composite import Job, main_action, save_action  # noqa: E402
 
-from ci_gocache import trim  # noqa: E402
+from ci_gocache.action import trim  # noqa: E402
 
 PACKAGES = 20
 

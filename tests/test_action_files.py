@@ -124,7 +124,7 @@ def test_runtime_imports_with_the_standard_library_only():
     """What the action runs, imported by a Python that sees no site-packages at all (-I -S)."""
     probe = (
         "import sys; sys.path.insert(0, 'src');"
-        "import ci_gocache.action_runtime, ci_gocache.trim, ci_gocache.keys, ci_gocache.records, ci_gocache.keyexplain;"
+        "import ci_gocache.action.runtime, ci_gocache.action.trim, ci_gocache.keys, ci_gocache.action.records, ci_gocache.keyexplain;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names and m != '__main__'))"
     )
     completed = subprocess.run([sys.executable, "-I", "-S", "-c", probe], cwd=REPO, capture_output=True, text=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_gocache.records import parse_records
+from ci_gocache.reporting.records import parse_records
 from support.cachestore import CacheStore
 from support.composite import ActionResult, Job, StepResult, main_action, save_action
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_gocache import action_runtime, keys
-from ci_gocache.records import parse_records
+from ci_gocache import keys
+from ci_gocache.action import runtime as action_runtime
+from ci_gocache.reporting.records import parse_records
 from support.cachestore import CacheStore
 from support.composite import Job, main_action, read_file_command, save_action
 

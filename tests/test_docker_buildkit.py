@@ -24,7 +24,7 @@ from support.buildkit import BuildKit, vertex_cache_states
 from support.cli import run_cli
 from support.tools import tool
 
-from ci_gocache import docker_gitlab
+from ci_gocache.targets.gitlab import docker_jobs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 APP_GO_MOD = "module example.com/app\n\ngo 1.22\n\nrequire github.com/google/uuid v1.6.0\n"
@@ -135,8 +135,8 @@ def test_patched_dockerfile_builds_and_the_registry_cache_skips_the_download_on_
 
 def test_gitlab_build_line_writes_the_branch_cache_and_a_merge_request_reads_the_default_branch_cache(buildkit, buildx, tmp_path):
     app = _app(tmp_path / "gl", "gitlab")
-    script = docker_gitlab.rewrite_script(['docker buildx build --push -t "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA" .'])
-    assert script[0] == docker_gitlab.BUILDER_CREATE
+    script = docker_jobs.rewrite_script(['docker buildx build --push -t "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA" .'])
+    assert script[0] == docker_jobs.BUILDER_CREATE
     # The job's own `docker buildx create` needs a Docker engine; BUILDX_BUILDER names the test's builder.
     body = "set -eu\n" + "\n".join(script[1:]) + "\n"
 

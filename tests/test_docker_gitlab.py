@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 
 from support.tools import tool
 
-from ci_gocache import docker_gitlab
+from ci_gocache.targets.gitlab import docker_jobs
 from ci_gocache.sourcefile import compose_documents, mapping_get, read_source, to_plain
 from ci_gocache.textedit import apply_edits
 
@@ -60,10 +60,10 @@ cached:
 
 
 def test_pushing_job_gets_builder_cache_from_both_refs_cache_to_and_keeps_its_words() -> None:
-    rewritten = docker_gitlab.rewrite_script(PUSHING_JOB)
+    rewritten = docker_jobs.rewrite_script(PUSHING_JOB)
     assert rewritten[0] == PUSHING_JOB[0]
     assert rewritten[1] == "docker buildx create --use --driver docker-container"
-    assert rewritten[2] == docker_gitlab.CACHE_TO_ASSIGNMENT
+    assert rewritten[2] == docker_jobs.CACHE_TO_ASSIGNMENT
     assert rewritten[3] == (
         "docker buildx build"
         " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG"
@@ -76,7 +76,7 @@ def test_pushing_job_gets_builder_cache_from_both_refs_cache_to_and_keeps_its_wo
 
 
 def test_job_that_does_not_push_reads_the_cache_only() -> None:
-    rewritten = docker_gitlab.rewrite_script(["docker build -t app:test .", "docker run --rm app:test"])
+    rewritten = docker_jobs.rewrite_script(["docker build -t app:test .", "docker run --rm app:test"])
     assert rewritten == [
         "docker buildx create --use --driver docker-container",
         "docker buildx build --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG"
@@ -86,16 +86,16 @@ def test_job_that_does_not_push_reads_the_cache_only() -> None:
 
 
 def test_buildx_push_needs_no_load_and_keeps_push() -> None:
-    rewritten = docker_gitlab.rewrite_script(["docker buildx build --push -t $CI_REGISTRY_IMAGE ."])
+    rewritten = docker_jobs.rewrite_script(["docker buildx build --push -t $CI_REGISTRY_IMAGE ."])
     assert rewritten[-1].endswith('${CI_GOCACHE_CACHE_TO:+--cache-to "$CI_GOCACHE_CACHE_TO"} --push -t $CI_REGISTRY_IMAGE .')
     assert "--load" not in rewritten[-1]
 
 
 def test_rewriting_twice_changes_nothing_and_cached_builds_stay() -> None:
-    once = docker_gitlab.rewrite_script(PUSHING_JOB)
-    assert docker_gitlab.rewrite_script(once) == once
+    once = docker_jobs.rewrite_script(PUSHING_JOB)
+    assert docker_jobs.rewrite_script(once) == once
     cached = ["docker buildx build --cache-from type=registry,ref=x/cache --cache-to type=registry,ref=x/cache --push -t x ."]
-    assert docker_gitlab.rewrite_script(cached) == cached
+    assert docker_jobs.rewrite_script(cached) == cached
 
 
 def _words(script: list[str], pipeline_source: str) -> list[str]:
@@ -120,7 +120,7 @@ def _words(script: list[str], pipeline_source: str) -> list[str]:
 
 
 def test_cache_to_is_written_on_push_pipelines_and_left_out_of_merge_requests() -> None:
-    script = docker_gitlab.rewrite_script(PUSHING_JOB)
+    script = docker_jobs.rewrite_script(PUSHING_JOB)
     on_push = _words(script, "push")
     assert on_push[:6] == [
         "--cache-from",
@@ -137,7 +137,7 @@ def test_cache_to_is_written_on_push_pipelines_and_left_out_of_merge_requests() 
 
 
 def test_rewritten_entries_pass_shellcheck() -> None:
-    script = docker_gitlab.rewrite_script(PUSHING_JOB)
+    script = docker_jobs.rewrite_script(PUSHING_JOB)
     completed = subprocess.run(
         [tool("shellcheck"), "-s", "sh", "-S", "warning", "-"],
         input="#!/bin/sh\n" + "\n".join(script) + "\n",
@@ -155,7 +155,7 @@ def _patch_file(path: Path) -> str:
         job_node = mapping_get(root, job)
         nodes = [node for node in (mapping_get(job_node, "before_script"), mapping_get(job_node, "script")) if node is not None]
         effective = [entry for node in nodes for entry in to_plain(node)]
-        job_edits = docker_gitlab.job_script_edits(source.text, source.newline, nodes, effective)
+        job_edits = docker_jobs.job_script_edits(source.text, source.newline, nodes, effective)
         assert job_edits is not None
         edits.extend(job_edits)
     return apply_edits(source.text, edits)
@@ -192,7 +192,7 @@ def test_yaml_edits_keep_the_file_valid_and_gitlab_reads_the_rewritten_script(tm
     for job in ("image-build", "test-image", "cached"):
         whole_before = before[job].get("before_script", []) + before[job]["script"]
         whole_after = after[job].get("before_script", []) + after[job]["script"]
-        assert whole_after == docker_gitlab.rewrite_script(whole_before), job
+        assert whole_after == docker_jobs.rewrite_script(whole_before), job
     assert after["cached"] == before["cached"]
     # Outside the script entries the file is byte for byte the same.
     assert new_text.startswith(GITLAB_FILE[: GITLAB_FILE.index("    - docker build")])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ci_gocache.gitlab_scripts import locate, read_scripts
+from ci_gocache.targets.gitlab.scripts import locate, read_scripts
 
 
 def _go_directories(script: list[str], before: list[str] | None = None, after: list[str] | None = None):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ci_gocache.records import RECORD_MARKER, format_record, parse_records
-from ci_gocache.records import iter_records
+from ci_gocache.action.records import RECORD_MARKER, format_record
+from ci_gocache.reporting.records import parse_records
+from ci_gocache.reporting.records import iter_records
 
 
 def test_format_record_is_one_marked_json_line_with_version() -> None:

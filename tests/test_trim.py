@@ -1,4 +1,4 @@
-"""Build-cache trimming (ci_gocache.trim) against the real go command's cache behaviour."""
+"""Build-cache trimming (ci_gocache.action.trim) against the real go command's cache behaviour."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_gocache import trim
+from ci_gocache.action import trim
 
 FIXTURE = Path(__file__).parent / "fixtures" / "trim" / "module"
 COMPILED_PACKAGE = re.compile(r"/compile\s.*?\s-p\s+(\S+)")

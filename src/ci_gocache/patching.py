@@ -13,6 +13,7 @@ from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
 from ci_gocache.sourcefile import SourceFile, read_source, write_atomically
 from ci_gocache.targets import target_claiming, target_for_explicit_file
+from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
 from ci_gocache.targets.base import JobOutcome, PatchOptions
 from ci_gocache.textedit import OverlappingEdits, apply_edits
 
@@ -94,7 +95,9 @@ class RepoCache:
     def for_file(self, path: Path) -> RepoFacts:
         root = find_repo_root(path)
         if root not in self._repos:
-            self._repos[root] = inspect_repo(root)
+            repo = inspect_repo(root)
+            repo.dockerfile_cache_mounts = cache_mounts_after_patch
+            self._repos[root] = repo
         return self._repos[root]
 
 
@@ -152,3 +155,24 @@ def _check_idempotent(
         raise InputError(
             candidate.shown, 1, 1, "internal error: a second run would change the file again; nothing was written"
         )
+
+
+def patch_text(
+    text: str, relative_path: str, target: ModuleType, repo: RepoFacts, options: PatchOptions
+) -> tuple[str, list[JobOutcome], list[Notice]]:
+    """Patch text that is not on disk yet (what `ci-gocache init` emits), verified like a file.
+
+    Raises InputError when the patched text does not verify or a second run would change it.
+    """
+    source = SourceFile(repo.root / relative_path, relative_path, text, False, "\n", 0o644)
+    facts = target.inspect(source, repo)
+    plan = target.plan(facts, options)
+    new_text = apply_edits(text, plan.edits)
+    if new_text != text:
+        new_facts = target.verify(source, facts, new_text, options)
+        if new_facts is None:
+            again = SourceFile(source.path, relative_path, new_text, False, "\n", 0o644)
+            new_facts = target.inspect(again, repo)
+        if target.plan(new_facts, options).edits:
+            raise InputError(relative_path, 1, 1, "internal error: a second run would change the file again")
+    return new_text, plan.jobs, plan.notices

@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Optional
 
 from ci_gocache.keys import SKIPPED_DIRECTORIES, parse_go_work_uses
 
@@ -47,6 +48,9 @@ class RepoFacts:
     workflow_files: list[str] = field(default_factory=list)
     gitlab_files: list[str] = field(default_factory=list)
     dockerfiles: list[str] = field(default_factory=list)
+    # The cache mounts a Dockerfile has once patched (target, id, uid, gid), or None if unreadable. The
+    # Dockerfile target knows how to tell; the patching pipeline sets this so other targets need not import it.
+    dockerfile_cache_mounts: Optional[Callable[[Path, "RepoFacts"], Optional[list[dict[str, str]]]]] = None
 
     def module_at(self, directory: str) -> GoModule | None:
         return next((module for module in self.modules if module.directory == directory), None)

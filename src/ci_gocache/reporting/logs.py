@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ci_gocache.logtext import GITHUB_TIMESTAMP, strip_ansi
-from ci_gocache.records import iter_records
+from ci_gocache.reporting.records import iter_records
 
 HIT_KINDS = ("exact", "partial", "miss")
 

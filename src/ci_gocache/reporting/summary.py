@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from ci_gocache import action_runtime
+from ci_gocache.action import runtime as action_runtime
 from ci_gocache.reporting.logs import cache_label
 from ci_gocache.reporting.model import Collection
 

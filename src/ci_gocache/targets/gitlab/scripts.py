@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ci_gocache import keys
-from ci_gocache.targets.github import GO_SUBCOMMANDS, GO_TOOL_COMMAND, MAKE_COMMAND
+from ci_gocache.gocommands import GO_SUBCOMMANDS, GO_TOOL_COMMAND, MAKE_COMMAND
 
 CACHE_VARIABLES = ("GOPATH", "GOMODCACHE", "GOCACHE")
 WATCHED_VARIABLES = (*CACHE_VARIABLES, "GOFLAGS")

@@ -1,7 +1,7 @@
 """The machine-readable run record: one JSON line per cache per job, written to the job log.
 
 The action prints `format_record(...)` once for each cache it restores and saves; `ci-gocache
-report` finds those lines again in downloaded job logs with `parse_records`. A log line is the
+report` finds those lines again in downloaded job logs (`ci_gocache.reporting.records`). A log line is the
 one channel every CI keeps with the run and serves back through its API (GitHub run logs,
 GitLab job traces), unlike artifacts or step summaries. Standard library only: the action runs
 this file straight from its checkout.
@@ -36,12 +36,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ci_gocache.logtext import strip_ansi
-
 RECORD_MARKER = "ci-gocache-record:"
 RECORD_VERSION = 1
 HIT_KINDS = ("exact", "partial", "miss")
-
 
 
 def format_record(record: dict[str, Any]) -> str:
@@ -50,31 +47,3 @@ def format_record(record: dict[str, Any]) -> str:
     body.setdefault("v", RECORD_VERSION)
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return f"{RECORD_MARKER} {text}"
-
-
-def parse_records(log_text: str) -> list[dict[str, Any]]:
-    """Every record found in a log, in order. Lines that merely mention the marker are skipped."""
-    return [record for _line_number, record in iter_records(log_text)]
-
-
-def iter_records(log_text: str) -> list[tuple[int, dict[str, Any]]]:
-    """(1-based line number, record) for every well-formed record line in a log."""
-    found: list[tuple[int, dict[str, Any]]] = []
-    # Split on newlines only: GitLab traces put `\r` inside a line to redraw it.
-    for line_number, raw_line in enumerate(log_text.split("\n"), start=1):
-        if RECORD_MARKER not in raw_line:
-            continue
-        # Job logs may colour or timestamp a line; GitLab traces carry ANSI codes.
-        line = strip_ansi(raw_line)
-        position = line.find(RECORD_MARKER)
-        if position < 0:
-            continue
-        payload = line[position + len(RECORD_MARKER):].strip()
-        # The shell echo of the command (`echo "ci-gocache-record: $json"`) is not JSON: skip it.
-        try:
-            record = json.loads(payload)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            found.append((line_number, record))
-    return found

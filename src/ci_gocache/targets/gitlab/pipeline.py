@@ -18,7 +18,7 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ci_gocache import docker_gitlab, gitlab_scripts, keys, schemas
+from ci_gocache import keys, schemas
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.repo import RepoFacts, find_repo_root
@@ -31,12 +31,12 @@ from ci_gocache.sourcefile import (
     read_source,
     to_plain,
 )
+from ci_gocache.gocommands import GO_COMMAND, GO_TOOL_COMMAND, MAKE_COMMAND
 from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
-from ci_gocache.targets.github import GO_COMMAND, GO_TOOL_COMMAND, MAKE_COMMAND
-from ci_gocache.targets.github import _count_parents as count_parents
-from ci_gocache.targets.github import _leaf_end as leaf_end
-from ci_gocache.targets.github import _locate as locate_in_node
 from ci_gocache.textedit import Edit, apply_edits, end_of_content, leading_comment_start, line_end, line_start
+from ci_gocache.yamlnodes import count_parents, leaf_end, locate_node
+from ci_gocache.targets.gitlab import docker_jobs
+from ci_gocache.targets.gitlab import scripts as shell_scripts
 
 NAME = "gitlab"
 
@@ -199,7 +199,7 @@ def validate_schema(loaded: LoadedFile, what: str, then: str) -> None:
     for document in documents:
         plain = to_plain(document)
         problem = schemas.first_schema_error(
-            plain, schemas.GITLAB_CI, lambda path, node=document: locate_in_node(node, path)
+            plain, schemas.GITLAB_CI, lambda path, node=document: locate_node(node, path)
         )
         if problem:
             line, col, message = problem
@@ -392,7 +392,7 @@ class GoLocation:
     name: str
     value: str  # as written, the first one when it is given several
     origin: str  # variables | rules | before_script | script | after_script
-    place: gitlab_scripts.Place
+    place: shell_scripts.Place
     conflicting: tuple[str, ...] = ()  # other values it is given that point elsewhere
 
     @property
@@ -440,7 +440,7 @@ class GitlabJob:
     # GOPATH/GOMODCACHE/GOCACHE as the job's variables, rules or scripts set them.
     go_locations: dict[str, GoLocation] = field(default_factory=dict)
     # A script's GOFLAGS that replaces the variable and drops -modcacherw.
-    goflags_overrides: list[gitlab_scripts.Setting] = field(default_factory=list)
+    goflags_overrides: list[shell_scripts.Setting] = field(default_factory=list)
     build_script: list[str] = field(default_factory=list)
     is_docker_unsafe: bool = False
     nodes: _JobNodes | None = field(default=None, repr=False, compare=False)
@@ -657,7 +657,7 @@ def _effective_job(
             unresolved.append(key)
         sections[key] = _flatten_strings(resolved.get(key))
         scripts.extend(sections[key])
-    script_facts = gitlab_scripts.read_scripts(sections)
+    script_facts = shell_scripts.read_scripts(sections)
     locations = _go_locations(variables, resolved.get("rules"), script_facts)
     caches = [_cache_entry(entry, _directories_of(locations)) for entry in _as_list(resolved.get("cache"))]
     if contains_unresolved(resolved.get("cache")):
@@ -802,13 +802,13 @@ def _go_reasons(job: GitlabJob, raw_own: dict[str, Any]) -> None:
 
 
 def _go_locations(
-    variables: dict[str, str], rules: Any, script: gitlab_scripts.ScriptFacts
+    variables: dict[str, str], rules: Any, script: shell_scripts.ScriptFacts
 ) -> dict[str, GoLocation]:
     """Where the job's own settings put GOPATH, GOMODCACHE and GOCACHE. A script's assignment
     replaces the variable; values that point to different places are a conflict."""
     locations: dict[str, GoLocation] = {}
     script_values = {**variables, **{setting.name: setting.value for setting in script.settings}}
-    for name in gitlab_scripts.CACHE_VARIABLES:
+    for name in shell_scripts.CACHE_VARIABLES:
         given = [(setting.value, setting.section, setting.cwd) for setting in script.settings if setting.name == name]
         context = script_values
         if not given:
@@ -824,7 +824,7 @@ def _go_locations(
         # A value naming itself ($GOPATH in GOPATH) refers to what it replaces, which is unknown here.
         others = {key: value for key, value in context.items() if key != name}
         placed = [
-            (value, origin, gitlab_scripts.locate(value, others, cwd, list_of_paths=name == "GOPATH"))
+            (value, origin, shell_scripts.locate(value, others, cwd, list_of_paths=name == "GOPATH"))
             for value, origin, cwd in given
         ]
         value, origin, place = placed[0]
@@ -877,7 +877,7 @@ def location_problem(location: GoLocation) -> str:
     )
 
 
-def _resolve_sum_files(job: GitlabJob, root: Path, script: gitlab_scripts.ScriptFacts) -> None:
+def _resolve_sum_files(job: GitlabJob, root: Path, script: shell_scripts.ScriptFacts) -> None:
     """The go.sum files (those that exist) of the modules the job runs Go in, relative to the project directory."""
     if script.runs_go:
         directories = list(script.go_directories)
@@ -1210,12 +1210,12 @@ def _docker_edits(facts: GitlabFacts, job: GitlabJob) -> list[Edit]:
         if key is None or node is None or name not in nodes.own_keys:
             continue
         if node.start_mark.index < key.start_mark.index or facts.parents.get(id(node), 0) > 1:
-            if any(docker_gitlab.builds_image(entry) for entry in _flatten_strings(to_plain(node))):
+            if any(docker_jobs.builds_image(entry) for entry in _flatten_strings(to_plain(node))):
                 job.is_docker_unsafe = True
                 return []
             continue
         script_nodes.append(node)
-    edits = docker_gitlab.job_script_edits(facts.text, facts.newline, script_nodes, job.build_script)
+    edits = docker_jobs.job_script_edits(facts.text, facts.newline, script_nodes, job.build_script)
     if edits is None:
         job.is_docker_unsafe = True
         return []
@@ -1588,7 +1588,7 @@ def describe(facts: GitlabFacts) -> dict[str, Any]:
         readable = "" if include.kind == "local" else " (not read: ci-gocache reads local includes only)"
         findings.append(f"include {include.kind}: {include.target} (line {include.line}){readable}")
     for job in facts.jobs:
-        docker_builds = [entry for entry in job.build_script if docker_gitlab.builds_image(entry)]
+        docker_builds = [entry for entry in job.build_script if docker_jobs.builds_image(entry)]
         entry = {
             "name": job.name,
             "line": job.line,

@@ -21,16 +21,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ci_gocache import keys
 from ci_gocache.errors import Notice
 from ci_gocache.pins import pinned_uses
 from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
+from ci_gocache.targets.github.facts import JobFacts, StepFacts, WorkflowFacts, matrix_key_parts
+from ci_gocache.targets.github.steps import save_condition, set_step_inputs
 from ci_gocache.textedit import Edit, leading_comment_start
 
-if TYPE_CHECKING:
-    from ci_gocache.targets.github import JobFacts, StepFacts, WorkflowFacts
 
 BUILD_PUSH = "docker/build-push-action"
 SETUP_BUILDX = "docker/setup-buildx-action"
@@ -91,8 +91,6 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
             _notice(result, facts, step.line, f"job {job.job_id!r}: setup-buildx-action uses the docker driver, which cannot export caches; use the default docker-container driver")
             continue
         values, how = _cache_inputs(facts, job, step, builds, options)
-        # Imported here: targets.github imports this module.
-        from ci_gocache.targets.github import set_step_inputs
 
         step_edits = set_step_inputs(text, newline, job, step, values)
         if step_edits is None:
@@ -153,7 +151,6 @@ def _notice(result: FilePlan, facts: WorkflowFacts, line: int, message: str) -> 
 def _cache_inputs(
     facts: WorkflowFacts, job: JobFacts, step: StepFacts, builds: list[StepFacts], options: PatchOptions
 ) -> tuple[dict[str, str], str]:
-    from ci_gocache.targets.github import save_condition
 
     # Release, tag and pull_request_target workflows read caches but never write them.
     condition = None if facts.publishing_reasons else save_condition(options.save_on)
@@ -266,7 +263,6 @@ def _repository_of(tag: str) -> str | None:
 
 
 def _gha_scope(facts: WorkflowFacts, job: JobFacts, step: StepFacts, builds: list[StepFacts]) -> tuple[str, list[str]]:
-    from ci_gocache.targets.github import matrix_key_parts
 
     stem = PurePosixPath(facts.path).name.rsplit(".", 1)[0]
     parts = [keys.key_safe(stem), keys.key_safe(job.job_id)]
@@ -329,19 +325,18 @@ def _dance_steps(
     builder_expression: str | None,
     result: FilePlan,
 ) -> list[list[str]]:
-    from ci_gocache.repo import find_repo_root, inspect_repo
-    from ci_gocache.targets.dockerfile import cache_mounts_after_patch
-    from ci_gocache.targets.github import save_condition
 
     if builder_expression is None:
         return [], []
-    repo = getattr(facts, "repo", None)
-    root = repo.root if repo is not None else find_repo_root(Path(facts.path))
+    repo = facts.repo
+    root = repo.root if repo is not None else Path(facts.path).parent
     dockerfile = _dockerfile_of(step)
     if dockerfile is None or not (root / dockerfile).is_file():
         _notice(result, facts, step.line, f"job {job.job_id!r}: no cache dance: the Dockerfile of the step at line {step.line} ({dockerfile or 'computed at run time'}) is not in the repository")
         return [], []
-    mounts = cache_mounts_after_patch(root / dockerfile, repo if repo is not None else inspect_repo(root))
+    # The Dockerfile target answers this; the patching pipeline hands its reader over through the repo facts.
+    read_mounts = repo.dockerfile_cache_mounts if repo is not None else None
+    mounts = read_mounts(root / dockerfile, repo) if read_mounts is not None else None
     if not mounts:
         _notice(result, facts, step.line, f"job {job.job_id!r}: no cache dance: {dockerfile} has no RUN --mount=type=cache")
         return [], []
@@ -355,7 +350,6 @@ def _dance_steps(
     publishing = bool(facts.publishing_reasons)
     condition = save_condition(options.save_on)
     saving = condition is not None and not publishing
-    from ci_gocache.targets.github import matrix_key_parts
 
     scope = "-".join([keys.key_safe(job.job_id), *matrix_key_parts(job.matrix)])
     key_base = f"{options.key_prefix}-${{{{ runner.os }}}}-${{{{ runner.arch }}}}-docker-{scope}-"

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ci_gocache import keys
-from ci_gocache.dockerfile_syntax import (
+from ci_gocache.targets.dockerfile.syntax import (
     DockerfileSyntax,
     Instruction,
     parse_dockerfile,

@@ -2,7 +2,7 @@
 
 Run straight from the action's checkout with the runner's Python and no installed packages:
 
-    PYTHONPATH="$GITHUB_ACTION_PATH/src" python3 -S -m ci_gocache.action_runtime <phase>
+    PYTHONPATH="$GITHUB_ACTION_PATH/src" python3 -S -m ci_gocache.action.runtime <phase>
 
 Standard library only, like the modules it uses (keys, trim, records). Phases, in job order:
 
@@ -27,8 +27,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from ci_gocache import keys, trim
-from ci_gocache.records import format_record
+from ci_gocache import keys
+from ci_gocache.action import trim
+from ci_gocache.action.records import format_record
 
 SAVE_POLICIES = ("auto", "push", "always", "never")
 NEVER_SAVE_EVENTS = ("pull_request", "pull_request_target", "release")
@@ -548,7 +549,7 @@ PHASES: dict[str, Callable[[dict[str, str]], int]] = {
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] not in PHASES:
-        print(f"usage: python -m ci_gocache.action_runtime {{{','.join(PHASES)}}}", file=sys.stderr)
+        print(f"usage: python -m ci_gocache.action.runtime {{{','.join(PHASES)}}}", file=sys.stderr)
         return 2
     try:
         return PHASES[args[0]](dict(os.environ))

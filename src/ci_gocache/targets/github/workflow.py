@@ -7,13 +7,14 @@ edits, verify() parses the result again and checks it. Only textedit.apply_edits
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ci_gocache import docker_workflow, keys, schemas
+from ci_gocache import keys, schemas
 from ci_gocache.errors import InputError, Notice
+from ci_gocache.gocommands import GO_COMMAND, GO_TOOL_COMMAND, MAKE_COMMAND
 from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.pins import pinned_uses
 from ci_gocache.repo import RepoFacts
@@ -26,7 +27,18 @@ from ci_gocache.sourcefile import (
     to_plain,
 )
 from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
+from ci_gocache.targets.github import docker_steps
+from ci_gocache.targets.github.facts import (
+    CacheUse,
+    JobFacts,
+    StepFacts,
+    WorkflowFacts,
+    matrix_key_parts,
+    matrix_values,
+)
+from ci_gocache.targets.github.steps import save_condition, set_step_inputs
 from ci_gocache.textedit import Edit, leading_comment_start, line_end, line_start
+from ci_gocache.yamlnodes import count_parents, leaf_end, locate_node
 
 NAME = "github"
 
@@ -39,16 +51,6 @@ SAVE_ACTION_STEP_ID = "go-cache-save"
 ACTION_SAVE_POLICIES = {"default-branch": "auto", "push": "push", "always": "always", "never": "never"}
 FORMAT_ARGUMENT = re.compile(r"^format\('((?:[^']|'')*)', matrix\.([A-Za-z0-9_-]+)\)$")
 
-GO_SUBCOMMANDS = (
-    "build|test|run|install|mod|generate|vet|get|list|tool|work|fmt|fix|clean|env|doc|version"
-)
-GO_COMMAND = re.compile(rf"(?:^|[\s;&|(`]|\$\()go\s+(?:-C\s+\S+\s+)?(?:{GO_SUBCOMMANDS})\b", re.MULTILINE)
-MAKE_COMMAND = re.compile(r"(?:^|[\s;&|(`])(?:make|make\.exe|gmake|mage|task|just)(?:\s|$)", re.MULTILINE)
-# Go tools that compile or load packages, and so use the module and build caches.
-GO_TOOL_COMMAND = re.compile(
-    r"(?:^|[\s;&|(`])(?:golangci-lint\s+run|goreleaser\s|gotestsum|govulncheck|staticcheck|ko\s+(?:build|publish|resolve|apply))",
-    re.MULTILINE,
-)
 GO_USING_ACTIONS = ("golang/govulncheck-action", "ko-build/setup-ko")
 CD_COMMAND = re.compile(r"(?:^|[;&]\s*)\s*cd\s+([^\s;&|]+)", re.MULTILINE)
 MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
@@ -75,84 +77,6 @@ def claims(relative_path: str) -> bool:
 # ---------------------------------------------------------------- facts
 
 
-@dataclass
-class StepFacts:
-    index: int
-    line: int
-    step_id: str | None
-    name: str | None
-    uses: str | None
-    action: str | None
-    ref: str | None
-    run: str | None
-    working_directory: str | None
-    inputs: dict[str, Any]
-    needs_go: bool
-    shared: bool
-    flow: bool
-    # positions: offsets into the text
-    item_line_start: int
-    dash_column: int
-    key_column: int
-    content_end: int
-    next_item_comment_start: int | None = None
-    with_info: dict[str, Any] = field(default_factory=dict)
-    uses_line_end: int = 0
-
-
-@dataclass
-class CacheUse:
-    kind: str  # setup-go | actions/cache | golangci-lint | ci-gocache
-    step_index: int
-    line: int
-    detail: str
-    go_paths_only: bool = True
-
-
-@dataclass
-class JobFacts:
-    job_id: str
-    line: int
-    col: int
-    name: str | None
-    reusable: bool
-    runs_on: list[str]
-    matrix: dict[str, Any]
-    container_image: str | None
-    working_directory: str | None
-    go_reasons: list[str]
-    caches: list[CacheUse]
-    docker_builds: list[str]
-    steps: list[StepFacts]
-    editable: bool
-    not_editable_reason: str
-    steps_line_start: int = 0
-    indent_unit: int = 2
-    module_directories: list[str] = field(default_factory=list)
-    sum_files: list[str] = field(default_factory=list)
-    hash_arguments: list[str] = field(default_factory=list)
-    shell: str = "bash"
-    publishing_reasons: list[str] = field(default_factory=list)
-    already_patched: bool = False
-
-    @property
-    def is_go(self) -> bool:
-        return bool(self.go_reasons)
-
-
-@dataclass
-class WorkflowFacts:
-    path: str
-    triggers: list[str]
-    publishing_reasons: list[str]
-    jobs: list[JobFacts]
-    newline: str
-    text: str = ""
-    document: dict[str, Any] = field(default_factory=dict)
-    repo: RepoFacts | None = None
-    root_node: Any = None
-
-
 def _display(node: Node | None) -> str | None:
     if node is None:
         return None
@@ -167,29 +91,9 @@ def _action_of(uses: str | None) -> tuple[str | None, str | None]:
     return path.lower(), ref or None
 
 
-def _count_parents(root: Node) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        children: list[Node] = []
-        if isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                children.extend([key_node, value_node])
-        elif isinstance(node, SequenceNode):
-            children.extend(node.value)
-        for child in children:
-            counts[id(child)] = counts.get(id(child), 0) + 1
-            stack.append(child)
-    return counts
-
-
 def _major_version(ref: str | None) -> int | None:
-    match = re.match(r"v?(\d+)", ref or "")
+    # A full commit SHA can start with digits; only a tag such as v4, v4.2 or 4.2.1 names a version.
+    match = re.fullmatch(r"v?(\d+)(?:\.\d+)*", ref or "")
     return int(match.group(1)) if match else None
 
 
@@ -197,30 +101,6 @@ def _pinned_version_comment(text: str, line_start_offset: int) -> str | None:
     line = text[line_start_offset : line_end(text, line_start_offset)]
     match = re.search(r"#\s*(v?\d+(?:\.\d+)*)", line)
     return match.group(1) if match else None
-
-
-def _leaf_end(text: str, node: Node) -> int:
-    """Offset just past the last line that holds content of `node`."""
-    if isinstance(node, MappingNode) and not node.flow_style and node.value:
-        return _leaf_end(text, node.value[-1][1])
-    if isinstance(node, SequenceNode) and not node.flow_style and node.value:
-        return _leaf_end(text, node.value[-1])
-    end = node.end_mark.index
-    if isinstance(node, ScalarNode) and node.style in ("|", ">"):
-        header = text[node.start_mark.index : line_end(text, node.start_mark.index)]
-        if "+" in header.split("#")[0]:
-            return end
-        # Trailing blank lines are not content unless the scalar keeps them.
-        position = end
-        while position > node.start_mark.index:
-            previous = line_start(text, position - 1)
-            if text[previous:position].strip():
-                break
-            position = previous
-        return position
-    if end > 0 and text[end - 1] == "\n":
-        return end
-    return line_end(text, end)
 
 
 def _dash_column(text: str, item: Node) -> int:
@@ -260,23 +140,6 @@ def _workflow_publishing_reasons(events: dict[str, Any]) -> list[str]:
     return reasons
 
 
-def _locate(root: Node, path: list[Any]) -> tuple[int, int]:
-    node: Node | None = root
-    best = node_position(root)
-    for part in path:
-        if isinstance(node, MappingNode):
-            key_node = mapping_key_node(node, str(part))
-            node = mapping_get(node, str(part))
-            if key_node is not None:
-                best = node_position(key_node)
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            best = node_position(node)
-        else:
-            break
-    return best
-
-
 def _document(source: SourceFile) -> Node:
     documents = compose_documents(source)
     if len(documents) != 1:
@@ -308,7 +171,7 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
         )
     trigger_names, events = _triggers(plain.get("on"))
     workflow_reasons = _workflow_publishing_reasons(events)
-    parents = _count_parents(root)
+    parents = count_parents(root)
     text = source.text
     workflow_defaults = ((plain.get("defaults") or {}).get("run") or {}) if isinstance(plain.get("defaults"), dict) else {}
     indent_unit = 2
@@ -359,7 +222,7 @@ def _inspect_job(
     runs_on_list = [str(item) for item in runs_on] if isinstance(runs_on, list) else ([str(runs_on)] if runs_on else [])
     strategy = job_plain.get("strategy") if isinstance(job_plain.get("strategy"), dict) else {}
     matrix = strategy.get("matrix") if isinstance(strategy.get("matrix"), dict) else {}
-    runs_on_list = _expand_matrix_values(runs_on_list, matrix)
+    runs_on_list = _expandmatrix_values(runs_on_list, matrix)
     container = job_plain.get("container")
     container_image = container.get("image") if isinstance(container, dict) else container
     job_defaults = job_plain.get("defaults") if isinstance(job_plain.get("defaults"), dict) else {}
@@ -468,24 +331,16 @@ def _add_reason(facts: JobFacts, reason: str) -> None:
         facts.go_reasons.append(reason)
 
 
-def _expand_matrix_values(values: list[str], matrix: dict[str, Any]) -> list[str]:
+def _expandmatrix_values(values: list[str], matrix: dict[str, Any]) -> list[str]:
     expanded: list[str] = []
     for value in values:
         match = MATRIX_EXPRESSION.fullmatch(value.strip())
         if match:
-            options = _matrix_values(matrix, match.group(1))
+            options = matrix_values(matrix, match.group(1))
             expanded.extend(str(option) for option in options) if options else expanded.append(value)
         else:
             expanded.append(value)
     return expanded
-
-
-def _matrix_values(matrix: dict[str, Any], name: str) -> list[Any]:
-    values = list(matrix.get(name) or []) if isinstance(matrix.get(name), list) else []
-    for entry in matrix.get("include") or []:
-        if isinstance(entry, dict) and name in entry and entry[name] not in values:
-            values.append(entry[name])
-    return values
 
 
 def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int]) -> StepFacts:
@@ -515,7 +370,7 @@ def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int]) ->
         item_line_start=line_start(text, item.start_mark.index),
         dash_column=_dash_column(text, item),
         key_column=item.start_mark.column,
-        content_end=_leaf_end(text, item) if not shared else 0,
+        content_end=leaf_end(text, item) if not shared else 0,
     )
     if isinstance(item, MappingNode) and not shared:
         with_node = mapping_get(item, "with")
@@ -684,7 +539,7 @@ def _matrix_directory_arguments(
     if len(names) != 1 or EXPRESSION.sub("", MATRIX_EXPRESSION.sub("", directory)) != MATRIX_EXPRESSION.sub("", directory):
         return None, []
     name = names[0]
-    values = _matrix_values(matrix, name)
+    values = matrix_values(matrix, name)
     if not values or not all(isinstance(value, (str, int, float)) for value in values):
         return None, []
     template = MATRIX_EXPRESSION.sub("{0}", directory)
@@ -744,19 +599,6 @@ class _Layout:
         return [f"{prefix}{key}: {value}"]
 
 
-def save_condition(policy: str) -> str | None:
-    if policy == "default-branch":
-        return "github.event_name == 'push' && github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
-    if policy == "push":
-        return "github.event_name == 'push' && startsWith(github.ref, 'refs/heads/')"
-    if policy == "always":
-        return (
-            "github.event_name != 'pull_request' && github.event_name != 'pull_request_target'"
-            " && !startsWith(github.ref, 'refs/tags/')"
-        )
-    return None
-
-
 def _policy_can_save(policy: str, triggers: list[str]) -> bool:
     if policy == "never":
         return False
@@ -765,35 +607,6 @@ def _policy_can_save(policy: str, triggers: list[str]) -> bool:
     if policy in ("default-branch", "push"):
         return "push" in triggers
     return any(trigger not in ("pull_request", "pull_request_target") for trigger in triggers)
-
-
-def matrix_key_parts(matrix: dict[str, Any]) -> list[str]:
-    """`${{ matrix.X }}` for each matrix dimension, so matrix jobs do not share a build cache."""
-    names: list[str] = []
-    for name, values in matrix.items():
-        if name in ("include", "exclude"):
-            continue
-        names.append(name)
-    for entry in matrix.get("include") or []:
-        if isinstance(entry, dict):
-            for name in entry:
-                if name not in names:
-                    names.append(name)
-    parts: list[str] = []
-    for name in names:
-        sample = _matrix_values(matrix, name)
-        if sample and all(isinstance(value, dict) for value in sample):
-            subkeys: list[str] = []
-            for value in sample:
-                for subkey, subvalue in value.items():
-                    if not isinstance(subvalue, (dict, list)) and subkey not in subkeys:
-                        subkeys.append(subkey)
-            parts.extend(f"${{{{ matrix.{name}.{subkey} }}}}" for subkey in subkeys)
-        elif sample and all(isinstance(value, list) for value in sample):
-            parts.append(f"${{{{ join(matrix.{name}, '_') }}}}")
-        else:
-            parts.append(f"${{{{ matrix.{name} }}}}")
-    return parts
 
 
 def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
@@ -831,8 +644,8 @@ def plan(facts: WorkflowFacts, options: PatchOptions) -> FilePlan:
     result = FilePlan()
     for job in facts.jobs:
         _plan_job(facts, job, options, result)
-    # docker/build-push-action steps (any job): buildx caches, see ci_gocache.docker_workflow.
-    docker_workflow.plan_docker_steps(facts, options, result)
+    # docker/build-push-action steps (any job): buildx caches, see ci_gocache.docker_steps.
+    docker_steps.plan_docker_steps(facts, options, result)
     unsafe = [outcome.job for outcome in result.jobs if outcome.outcome == "unsafe"]
     if unsafe:
         # A structure we cannot edit safely leaves the whole file as it is, so a file is
@@ -1114,59 +927,6 @@ def _action_modules(job: JobFacts) -> list[str]:
     return modules
 
 
-def set_step_inputs(
-    text: str, newline: str, job: JobFacts, step: StepFacts, values: dict[str, str]
-) -> list[Edit] | None:
-    """Edits that make `with:` of a step hold these inputs, changing as little as possible."""
-    info = step.with_info
-    edits: list[Edit] = []
-    if info:
-        if info.get("shared") or not info.get("mapping"):
-            return None
-        missing = {}
-        for name, value in values.items():
-            if name in info["keys"]:
-                start, end, is_scalar = info["keys"][name]
-                if not is_scalar:
-                    return None
-                if text[start:end].strip("'\"").lower() != value:
-                    edits.append(Edit(start, end, value, f"set {name}: {value}"))
-            else:
-                missing[name] = value
-        if not missing:
-            return edits
-        if info["flow"]:
-            start = info["value_start"]
-            body = ", ".join(f"{name}: {value}" for name, value in missing.items())
-            if info.get("empty"):
-                close = text.index("}", start)
-                edits.append(Edit(start, close + 1, "{" + body + "}", "flow with"))
-            else:
-                first_key = start + 1
-                while text[first_key] in " \t":
-                    first_key += 1
-                edits.append(Edit(first_key, first_key, body + ", ", "flow with"))
-            return edits
-        if info.get("empty"):
-            return None
-        column = info["child_column"]
-        insert_at = leading_comment_start(text, info["first_key_line_start"], column)
-        lines = "".join(" " * column + f"{name}: {value}" + newline for name, value in missing.items())
-        edits.append(Edit(insert_at, insert_at, lines, "add with inputs"))
-        return edits
-    if not step.uses_line_end or step.flow:
-        return None
-    column = step.key_column
-    lines = " " * column + "with:" + newline
-    lines += "".join(" " * (column + job.indent_unit) + f"{name}: {value}" + newline for name, value in values.items())
-    position = step.uses_line_end
-    prefix = "" if text[position - 1] == "\n" else newline
-    if position == len(text) and not text.endswith("\n"):
-        lines = lines[: -len(newline)]
-    edits.append(Edit(position, position, prefix + lines, "add with"))
-    return edits
-
-
 # ---------------------------------------------------------------- verification
 
 
@@ -1201,14 +961,14 @@ def _normalised(document: dict[str, Any], drop: dict[str, set[int]], ours: bool)
                     step["with"].pop(name, None)
                 if not step["with"]:
                     step.pop("with")
-            docker_workflow.normalise_step(step, action)
+            docker_steps.normalise_step(step, action)
             kept.append(step)
         job["steps"] = kept
     return result
 
 
 def _is_our_step(step: dict[str, Any]) -> bool:
-    if step.get("id") in OUR_STEP_IDS or docker_workflow.is_our_step(step):
+    if step.get("id") in OUR_STEP_IDS or docker_steps.is_our_step(step):
         return True
     uses = str(step.get("uses") or "")
     with_inputs = step.get("with") if isinstance(step.get("with"), dict) else {}
@@ -1240,11 +1000,11 @@ def verify(source: SourceFile, facts: WorkflowFacts, new_text: str, options: Pat
     # Only what is written is validated (schema validation is most of a run's time); when the
     # result fails, the original decides whether the input was already invalid.
     problem = schemas.first_schema_error(
-        new_facts.document, schemas.GITHUB_WORKFLOW, lambda path: _locate(new_facts.root_node, path)
+        new_facts.document, schemas.GITHUB_WORKFLOW, lambda path: locate_node(new_facts.root_node, path)
     )
     if problem:
         original_problem = schemas.first_schema_error(
-            facts.document, schemas.GITHUB_WORKFLOW, lambda path: _locate(facts.root_node, path)
+            facts.document, schemas.GITHUB_WORKFLOW, lambda path: locate_node(facts.root_node, path)
         )
         if original_problem:
             line, col, message = original_problem

@@ -1,0 +1,5 @@
+"""Dockerfiles: the target interface (see targets/base.py)."""
+
+from ci_gocache.targets.dockerfile.patcher import NAME, claims, describe, inspect, plan, verify
+
+__all__ = ["NAME", "claims", "describe", "inspect", "plan", "verify"]

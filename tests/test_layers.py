@@ -1,0 +1,39 @@
+"""The package's layer contracts (pyproject.toml [tool.importlinter]) hold: checked by import-linter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_are_kept() -> None:
+    lint_imports = shutil.which("lint-imports")
+    assert lint_imports, "lint-imports (import-linter) is not installed; run .ci/install-tools"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    completed = subprocess.run([lint_imports, "--no-cache"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "0 broken" in completed.stdout
+
+
+def test_each_ci_target_is_one_package_registered_in_one_table() -> None:
+    from ci_gocache.targets import ALL_TARGETS
+
+    for name, target in ALL_TARGETS.items():
+        assert target.__file__ is not None and target.__file__.endswith("__init__.py"), name
+        for function in ("claims", "inspect", "plan", "verify", "describe"):
+            assert callable(getattr(target, function)), (name, function)
+
+
+def test_action_runtime_runs_without_the_package_dependencies() -> None:
+    probe = (
+        "import sys; sys.path.insert(0, 'src'); import ci_gocache.action.runtime;"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('ruamel', 'click', 'jsonschema'))))"
+    )
+    completed = subprocess.run([sys.executable, "-I", "-S", "-c", probe], cwd=REPO, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == ""
