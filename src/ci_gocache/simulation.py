@@ -977,10 +977,13 @@ def advice(result: dict[str, Any]) -> str:
             "slow on source-only pushes.")
 
 
-def render_table(result: dict[str, Any], *, unicode: bool = True) -> str:
-    header = ["strategy", "runs", "cold", "modules exact/partial/cold", "build exact/partial/cold",
-              "build age median/p90", "saves", "go.sum lines fetched", "avoided"]
-    rows = [header]
+TABLE_HEADER = ["strategy", "runs", "cold", "modules exact/partial/cold", "build exact/partial/cold",
+                "build age median/p90", "saves", "go.sum lines fetched", "avoided"]
+
+
+def strategy_rows(result: dict[str, Any]) -> list[list[str]]:
+    """One row of TABLE_HEADER cells per strategy: the text table and the HTML page show the same."""
+    rows = []
     for strategy in result["strategies"]:
         mod, build, stale = strategy["mod"], strategy["build"], strategy["build"]["staleness"]
         runs = strategy["runs"]
@@ -998,10 +1001,14 @@ def render_table(result: dict[str, Any], *, unicode: bool = True) -> str:
             f"{strategy['module_downloads']:,}",
             f"{strategy['module_downloads_avoided']:,}",
         ])
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    return rows
+
+
+def window_lines(result: dict[str, Any]) -> list[str]:
+    """The window, the runs by kind, and the first-run rule: the lines above the table."""
     events = result["events"]
     event_text = ", ".join(f"{events[kind]:,} {EVENT_LABELS[kind][events[kind] != 1]}" for kind in EVENT_KINDS if events[kind])
-    lines = [
+    return [
         f"Window: {result['first_date']} to {result['last_date']}, {result['commits']:,} commits "
         f"({result['first'][:10]}..{result['last'][:10]})"
         + (f", {result['runs_skipped']} skipped by [skip ci]" if result["runs_skipped"] else "")
@@ -1009,8 +1016,14 @@ def render_table(result: dict[str, Any], *, unicode: bool = True) -> str:
         f"Runs: {event_text or 'none'}; {result['go_file_changes']} commits changed go.sum/go.mod/go.work.",
         ("Caches start warm: the commit before the window ran first (--warm-start)." if result["warm_start"] else
          "Caches start empty, so the first run counts as cold; --warm-start replays the commit before the window first."),
-        "",
     ]
+
+
+def render_table(result: dict[str, Any], *, unicode: bool = True) -> str:
+    header = TABLE_HEADER
+    rows = [header, *strategy_rows(result)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = [*window_lines(result), ""]
     for index, row in enumerate(rows):
         cells = [cell.ljust(widths[column]) if column == 0 else cell.rjust(widths[column]) for column, cell in enumerate(row)]
         lines.append("  ".join(cells).rstrip())

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ci_gocache.diagnosis import diagnose_lines, iter_log_lines, render_text
+from ci_gocache.diagnosis import diagnose_stream, render_text
 
 
 @click.command("diagnose")
@@ -20,12 +20,12 @@ def command(logfile: str, output_format: str) -> None:
     """Read a CI or docker build log (a file, or - for stdin) and explain each Go dependency or cache failure."""
     if logfile == "-":
         source = "<stdin>"
-        result = diagnose_lines(iter_log_lines(sys.stdin.buffer))
+        result = diagnose_stream(sys.stdin.buffer)
     else:
         source = logfile
         try:
             with open(logfile, "rb") as handle:
-                result = diagnose_lines(iter_log_lines(handle))
+                result = diagnose_stream(handle)
         except OSError as error:
             click.echo(f"{logfile}:1:1: cannot read the log ({error.strerror}); give a log file or - for stdin", err=True)
             sys.exit(2)

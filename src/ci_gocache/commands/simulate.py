@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from ci_gocache.simulation import (
-    CostsError, HistoryError, load_costs, project_costs, read_history, render_table, simulate,
+    TABLE_HEADER, CostsError, HistoryError, advice, load_costs, project_costs, read_history, render_table, simulate,
+    strategy_rows, window_lines,
 )
 
 
@@ -80,4 +81,5 @@ def command(directory: Path, last: int | None, since: str | None, until: str | N
     if html_path is not None:
         from ci_gocache.reporting.render import render_simulation_html
 
-        _write_atomically(html_path, render_simulation_html(result))
+        page = render_simulation_html(result, TABLE_HEADER, strategy_rows(result), window_lines(result), advice(result))
+        _write_atomically(html_path, page)

@@ -294,26 +294,11 @@ def render_html(report: dict[str, Any]) -> str:
 SIMULATION_KINDS = {"exact": HIT_COLOURS["exact"], "partial": HIT_COLOURS["partial"], "cold": HIT_COLOURS["miss"]}
 
 
-def render_simulation_html(result: dict[str, Any]) -> str:
-    """The `simulate` result as a page like `report`'s: the table, the notes, and two charts."""
-    from ci_gocache.simulation import percent, advice, render_table
-
-    text = render_table(result, unicode=True)
-    header_lines = text.split("\n\n", 1)[0].splitlines()
-    rows = []
-    for strategy in result["strategies"]:
-        runs = strategy["runs"] or 1
-        mod, build, stale = strategy["mod"], strategy["build"], strategy["build"]["staleness"]
-        rows.append([
-            strategy["name"], str(strategy["runs"]), percent(strategy["cold_runs"], strategy["runs"]),
-            f"{mod['exact'] / runs:.0%}", f"{mod['partial'] / runs:.0%}",
-            f"{build['exact'] / runs:.0%}", f"{build['partial'] / runs:.0%}",
-            "-" if stale["median"] is None else f"{stale['median']:g} / {stale['p90']}",
-            str(strategy["saves"]), f"{strategy['module_downloads']:,}",
-        ])
-    header = ["strategy", "runs", "cold", "modules exact", "modules partial", "build exact", "build partial",
-              "build age median / p90", "saves", "go.sum lines fetched"]
-    notes = "".join(f'<p class="note">{html.escape(line)}</p>' for line in header_lines)
+def render_simulation_html(result: dict[str, Any], header: list[str], rows: list[list[str]], notes: list[str],
+                           advice: str) -> str:
+    """The `simulate` result as a page like `report`'s: the notes and advice, the table, and two charts.
+    The rows and notes are the text output's (simulation.strategy_rows and window_lines)."""
+    notes_html = "".join(f'<p class="note">{html.escape(line)}</p>' for line in notes)
     columns = [(strategy["name"], {"exact": strategy["mod"]["exact"], "partial": strategy["mod"]["partial"],
                                    "cold": strategy["cold_runs"]}) for strategy in result["strategies"]]
     series = {strategy["name"]: list(strategy["cold_timeline"]) for strategy in result["strategies"]}
@@ -325,7 +310,7 @@ def render_simulation_html(result: dict[str, Any]) -> str:
                      for name, minutes in projection["minutes"].items()]
         costs = (f"<h2>Projected CI time</h2><p class=\"note\">{html.escape(projection['source'])}</p>"
                  + _html_table(["strategy", "minutes", f"vs {projection['baseline']}"], cost_rows, 1))
-    body = (f"{notes}\n<p class=\"advice\">{html.escape(advice(result))}</p>\n{_html_table(header, rows, 1)}\n{costs}\n"
+    body = (f"{notes_html}\n<p class=\"advice\">{html.escape(advice)}</p>\n{_html_table(header, rows, 1)}\n{costs}\n"
             f"<h2>Module cache: exact, partial and cold runs</h2>\n"
             f"{stacked_bar_chart('Module cache hits per strategy', columns, SIMULATION_KINDS)}\n"
             f"<h2>Cold runs over the window</h2>\n"
