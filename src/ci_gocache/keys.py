@@ -20,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 DEFAULT_PREFIX = "gocache-v1"
 MODULE_KIND = "gomod"
@@ -119,29 +120,75 @@ def _normal(relative: str) -> str:
     return "" if cleaned == "." else cleaned
 
 
-def sum_files_for_directories(root: Path, directories: list[str]) -> list[str]:
+class DiskTree:
+    """A working tree on disk, as go.sum discovery sees it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def is_file(self, relative: str) -> bool:
+        return (self.root / relative).is_file()
+
+    def read_text(self, relative: str) -> str:
+        return (self.root / relative).read_text(encoding="utf-8", errors="replace")
+
+    def files_named(self, names: set[str]) -> list[str]:
+        return walk_files(self.root, names)
+
+
+class ListedTree:
+    """A tree given as its list of files (e.g. the go files of one git commit): go.sum discovery
+    without a checkout. `read_text` reads a file's contents on demand (only go.work files are read)."""
+
+    def __init__(self, files: set[str] | frozenset[str] | dict[str, str], read_text: Callable[[str], str]) -> None:
+        self.files = files
+        self.read_text = read_text  # type: ignore[method-assign]
+
+    def is_file(self, relative: str) -> bool:
+        return relative in self.files
+
+    def files_named(self, names: set[str]) -> list[str]:
+        return [path for path in self.files if path.rsplit("/", 1)[-1] in names and is_walked(path)]
+
+
+def is_walked(relative_path: str) -> bool:
+    """Whether walk_files reaches this file: none of its directories is skipped."""
+    return not any(skips_directory(part) for part in relative_path.split("/")[:-1])
+
+
+def skips_directory(name: str) -> bool:
+    """The directories the go.sum walk does not enter."""
+    return name in SKIPPED_DIRECTORIES
+
+
+def _tree(root: Path | DiskTree | ListedTree) -> DiskTree | ListedTree:
+    return root if isinstance(root, (DiskTree, ListedTree)) else DiskTree(root)
+
+
+def sum_files_for_directories(root: Path | DiskTree | ListedTree, directories: list[str]) -> list[str]:
     """The go.sum and go.work.sum files (relative to root, sorted) for modules built in `directories`.
 
     A directory with a go.work contributes every module it uses and its go.work.sum.
     A directory inside a module contributes that module. A module without go.sum
     contributes its go.mod, so the key still changes when it gains dependencies.
     """
+    tree = _tree(root)
     found: set[str] = set()
     for directory in directories:
-        found.update(_sum_files_for_directory(root, _normal(directory)))
+        found.update(_sum_files_for_directory(tree, _normal(directory)))
     return sorted(found)
 
 
-def _sum_files_for_directory(root: Path, directory: str) -> set[str]:
-    module_dir = _enclosing(root, directory, "go.mod")
-    work_dir = _enclosing(root, directory, "go.work")
+def _sum_files_for_directory(tree: DiskTree | ListedTree, directory: str) -> set[str]:
+    module_dir = _enclosing(tree, directory, "go.mod")
+    work_dir = _enclosing(tree, directory, "go.work")
     if os.environ.get("GOWORK") == "off":
         work_dir = None
     # go.work applies when it sits at or above the module (Go's own lookup rule).
     if work_dir is not None and (module_dir is None or _is_within(module_dir, work_dir)):
-        return _workspace_sum_files(root, work_dir)
+        return _workspace_sum_files(tree, work_dir)
     if module_dir is not None:
-        return {_module_sum_file(root, module_dir)}
+        return {_module_sum_file(tree, module_dir)}
     return set()
 
 
@@ -149,10 +196,10 @@ def _is_within(inner: str, outer: str) -> bool:
     return outer == "" or inner == outer or inner.startswith(outer + "/")
 
 
-def _enclosing(root: Path, directory: str, marker: str) -> str | None:
+def _enclosing(tree: DiskTree | ListedTree, directory: str, marker: str) -> str | None:
     current = directory
     while True:
-        if (root / current / marker).is_file():
+        if tree.is_file(_join_relative(current, marker)):
             return current
         if current == "":
             return None
@@ -163,27 +210,26 @@ def _join_relative(directory: str, name: str) -> str:
     return f"{directory}/{name}" if directory else name
 
 
-def _module_sum_file(root: Path, module_dir: str) -> str:
+def _module_sum_file(tree: DiskTree | ListedTree, module_dir: str) -> str:
     go_sum = _join_relative(module_dir, "go.sum")
-    return go_sum if (root / go_sum).is_file() else _join_relative(module_dir, "go.mod")
+    return go_sum if tree.is_file(go_sum) else _join_relative(module_dir, "go.mod")
 
 
-def _workspace_sum_files(root: Path, work_dir: str) -> set[str]:
-    work_file = root / work_dir / "go.work"
+def _workspace_sum_files(tree: DiskTree | ListedTree, work_dir: str) -> set[str]:
     files: set[str] = set()
     work_sum = _join_relative(work_dir, "go.work.sum")
-    if (root / work_sum).is_file():
+    if tree.is_file(work_sum):
         files.add(work_sum)
-    for used in parse_go_work_uses(work_file.read_text(encoding="utf-8", errors="replace")):
+    for used in parse_go_work_uses(tree.read_text(_join_relative(work_dir, "go.work"))):
         module_dir = _normal(_join_relative(work_dir, used))
-        if (root / module_dir / "go.mod").is_file():
-            files.add(_module_sum_file(root, module_dir))
+        if tree.is_file(_join_relative(module_dir, "go.mod")):
+            files.add(_module_sum_file(tree, module_dir))
     return files
 
 
-def all_sum_files(root: Path) -> list[str]:
+def all_sum_files(root: Path | DiskTree | ListedTree) -> list[str]:
     """Every go.sum and go.work.sum below root, as `find . -name go.sum` would see them."""
-    return sorted(walk_files(root, set(SUM_FILE_NAMES)))
+    return sorted(_tree(root).files_named(set(SUM_FILE_NAMES)))
 
 
 def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
@@ -204,7 +250,7 @@ def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
             for entry in entries:
                 relative = f"{relative_dir}/{entry.name}" if relative_dir else entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in SKIPPED_DIRECTORIES:
+                    if not skips_directory(entry.name):
                         pending.append((relative, entry.path))
                 elif names is None or entry.name in names:
                     found.append(relative)
@@ -324,7 +370,12 @@ def resolve_sum_files(root: Path, modules: list[str]) -> list[str]:
     """
     if modules:
         return expand_sum_globs(root, [_inside(root, module) for module in modules])
-    return sum_files_for_directories(root, [""]) or all_sum_files(root)
+    return default_sum_files(DiskTree(root))
+
+
+def default_sum_files(tree: DiskTree | ListedTree) -> list[str]:
+    """The sum files the action keys on without a `modules` input (`simulate` replays it on git trees)."""
+    return sum_files_for_directories(tree, [""]) or all_sum_files(tree)
 
 
 def _inside(root: Path, path: str) -> str:
