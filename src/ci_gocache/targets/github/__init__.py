@@ -1,7 +1,7 @@
 """GitHub Actions workflows: the target interface (see targets/base.py), plus the cache-flow
-check across a repository's workflows (flow.py).
+check across a repository's workflows (cacheflow.py).
 
-The interface functions live in `workflow.py` and `flow.py`, imported on first use, so that a run
+The interface functions live in `workflow.py` and `cacheflow.py`, imported on first use, so that a run
 which never touches this kind of file does not pay for loading them.
 """
 
@@ -26,7 +26,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(workflow, name)
     if name == "flow":
-        from ci_gocache.targets.github.flow import analyse
+        from ci_gocache.targets.github.cacheflow import analyse
 
         return analyse
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
