@@ -111,13 +111,25 @@ class CacheStore:
         outputs["cache-matched-key"] = entry.key
         return outputs
 
+    def reserve(self, key: str, paths: list[str]) -> None:
+        """Another job reserved `key` and has not finished uploading: saves of it are refused,
+        and lookups do not find it yet (as the cache service does)."""
+        reserved = self.directory / "reserved.json"
+        keys = json.loads(reserved.read_text()) if reserved.exists() else []
+        reserved.write_text(json.dumps([*keys, [key.lower(), cache_version(paths)]]))
+
+    def _reserved(self, key: str, version: str) -> bool:
+        reserved = self.directory / "reserved.json"
+        return reserved.exists() and [key.lower(), version] in json.loads(reserved.read_text())
+
     def save(self, with_inputs: dict[str, str]) -> dict[str, str]:
-        """What actions/cache/save does: refuses an existing key or missing paths (a warning)."""
+        """What actions/cache/save does: refuses an existing or reserved key, or missing paths,
+        with a warning only (the step still succeeds)."""
         paths = input_lines(with_inputs["path"])
         key = with_inputs["key"].strip()
         version = cache_version(paths)
         entries = self.entries()
-        if any(entry.key.lower() == key.lower() and entry.version == version for entry in entries):
+        if self._reserved(key, version) or any(entry.key.lower() == key.lower() and entry.version == version for entry in entries):
             self.log.append(f"Failed to save: Unable to reserve cache with key {key}, another job may be creating this cache.")
             return {}
         if not any(Path(os.path.expanduser(path)).exists() for path in paths):

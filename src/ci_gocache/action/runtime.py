@@ -264,7 +264,7 @@ def faster_drive_dirs(env: dict[str, str], current: dict[str, str]) -> dict[str,
 def new_state_path(env: dict[str, str]) -> str:
     """A new state file for this use of the action: a random name, created exclusively and
     readable by this user only, in RUNNER_TEMP (else the system's temporary directory)."""
-    directory = env.get("RUNNER_TEMP") or None
+    directory = env.get("RUNNER_TEMP") or env.get("TMPDIR") or None
     if directory:
         os.makedirs(directory, exist_ok=True)
     descriptor, path = tempfile.mkstemp(prefix="ci-gocache-", suffix=".json", dir=directory)
@@ -497,7 +497,9 @@ def phase_restored(env: dict[str, str]) -> int:
         build["hit"] = hit_kind(build["key"], build["matched_key"])
         build["restore_seconds"] = _span(module_done, now)
         build["restored_files"], build["restored_bytes"] = trim.directory_size(build["dir"])
-        build["restored_entries"] = len(trim.iter_entries(build["dir"]))
+        restored_entries = trim.iter_entries(build["dir"])
+        build["restored_entries"] = len(restored_entries)
+        build["restored_outputs"] = trim.count_outputs(restored_entries)
         build["restored_fuzz"] = list(trim.directory_size(os.path.join(build["dir"], trim.FUZZ_DIRECTORY)))
         build["backdate_stamp"] = None
         allowed, why_not = trim_plan(state)
@@ -598,18 +600,22 @@ def phase_prepare_save(env: dict[str, str]) -> int:
         if stamp is not None:
             result = trim.trim_unused(build["dir"], stamp, keep=set(build.get("entries_before_restore", [])))
             build["trimmed_entries"], build["trimmed_bytes"] = result.dropped_entries, result.dropped_bytes
-            build["kept_outputs"] = result.kept_outputs
+            build["trimmed_outputs"], build["kept_outputs"] = result.dropped_outputs, result.kept_outputs
             trim.mark_trimmed(build["dir"])
         else:
-            build["trimmed_entries"] = build["trimmed_bytes"] = 0
-        entries_now = len(trim.iter_entries(build["dir"]))
+            build["trimmed_entries"] = build["trimmed_bytes"] = build["trimmed_outputs"] = 0
+        entries = trim.iter_entries(build["dir"])
+        entries_now = len(entries)
         fuzz_now = list(trim.directory_size(os.path.join(build["dir"], trim.FUZZ_DIRECTORY)))
-        # Unchanged: nothing trimmed and nothing added (the entries from before the restore were
-        # counted at the restore too), and the fuzz corpus (GOCACHE/fuzz) as restored.
+        # Changed is decided by content: a build output (`-d`) added or trimmed, or the fuzz
+        # corpus (GOCACHE/fuzz) changed. An action entry (`-a`) that names an output already
+        # cached is not worth an upload: Go writes one per run for the module index of a fresh
+        # checkout (its key holds the files' times), and setup-go's `go env` writes some.
+        # Entries from before the restore were counted at the restore too.
         unchanged = (
             build["hit"] != "miss"
-            and build["trimmed_entries"] == 0
-            and entries_now == build.get("restored_entries", -1)
+            and build["trimmed_outputs"] == 0
+            and trim.count_outputs(entries) == build.get("restored_outputs", -1)
             and fuzz_now == build.get("restored_fuzz", fuzz_now)
         )
         if not allowed:
@@ -617,7 +623,7 @@ def phase_prepare_save(env: dict[str, str]) -> int:
         elif entries_now == 0:
             build["save"], build["save_reason"] = False, "the build cache is empty"
         elif unchanged:
-            build["save"], build["save_reason"] = False, "unchanged: the job used every restored entry and added none"
+            build["save"], build["save_reason"] = False, "unchanged: the job added no build output and used every restored one"
         else:
             build["save"], build["save_reason"] = True, reason
         outputs["save-build"] = "true" if build["save"] else "false"

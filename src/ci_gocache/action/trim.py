@@ -57,6 +57,7 @@ class TrimResult:
     dropped_entries: int
     dropped_bytes: int
     kept_outputs: int = 0  # stale outputs kept because a kept entry names them
+    dropped_outputs: int = 0  # of the dropped entries, the `-d` outputs
 
 
 def is_entry_name(name: str) -> bool:
@@ -185,7 +186,7 @@ def trim_unused(cache_dir: str, stamp: float, keep: set[str] | frozenset[str] = 
             named = output_entry(entry.path)
             if named is not None:
                 protected.add(named)
-    kept_entries = kept_bytes = dropped_entries = dropped_bytes = kept_outputs = 0
+    kept_entries = kept_bytes = dropped_entries = dropped_bytes = kept_outputs = dropped_outputs = 0
     for entry in entries:
         name = entry_name(cache_dir, entry.path)
         if entry.path in stale and name not in protected:
@@ -200,12 +201,17 @@ def trim_unused(cache_dir: str, stamp: float, keep: set[str] | frozenset[str] = 
                 continue
             dropped_entries += 1
             dropped_bytes += entry.size
+            dropped_outputs += entry.path.endswith("-d")
         else:
             if entry.path in stale and name not in keep:
                 kept_outputs += 1
             kept_entries += 1
             kept_bytes += entry.size
-    return TrimResult(kept_entries, kept_bytes, dropped_entries, dropped_bytes, kept_outputs)
+    return TrimResult(kept_entries, kept_bytes, dropped_entries, dropped_bytes, kept_outputs, dropped_outputs)
+
+
+def count_outputs(entries: list[CacheEntry]) -> int:
+    return sum(1 for entry in entries if entry.path.endswith("-d"))
 
 
 def mark_trimmed(cache_dir: str, now: float | None = None) -> None:
