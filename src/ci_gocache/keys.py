@@ -217,18 +217,19 @@ def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
     pending = [("", os.fspath(root))]
     while pending:
         relative_dir, directory = pending.pop()
+        prefix = relative_dir + "/" if relative_dir else ""
         try:
             entries = os.scandir(directory)
         except OSError:
             continue
         with entries:
             for entry in entries:
-                relative = f"{relative_dir}/{entry.name}" if relative_dir else entry.name
+                name = entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if not skipped_directory(entry.name):
-                        pending.append((relative, entry.path))
-                elif names is None or entry.name in names:
-                    found.append(relative)
+                    if not skipped_directory(name):
+                        pending.append((prefix + name, entry.path))
+                elif names is None or name in names:
+                    found.append(prefix + name)
     return found
 
 
@@ -299,7 +300,7 @@ def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
 # ---------------------------------------------------------------- digests
 
 
-def _open_regular(path: Path) -> int:
+def _open_regular(path: str | Path) -> int:
     """A descriptor for a regular file of at most MAX_SUM_FILE_BYTES, opened without blocking.
 
     O_NONBLOCK makes opening a FIFO return at once; fstat then refuses anything that is not a
@@ -329,7 +330,7 @@ def _open_regular(path: Path) -> int:
     return descriptor
 
 
-def file_digest(path: Path) -> bytes:
+def file_digest(path: str | Path) -> bytes:
     """sha256 of a regular file; raises KeyInputError for anything else (never blocks)."""
     digest = hashlib.sha256()
     with os.fdopen(_open_regular(path), "rb") as handle:
@@ -338,15 +339,18 @@ def file_digest(path: Path) -> bytes:
     return digest.digest()
 
 
-def sum_file_problems(root: Path, relative_paths: list[str]) -> dict[str, str]:
-    """The sum files that cannot be read as regular files, each with what is wrong and what to do."""
+def sum_file_digests(root: Path, relative_paths: list[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Each file read once: the sha256 of those that are regular files, and for the others what
+    is wrong and what to do (a FIFO, a device, a dangling link, a directory)."""
+    base = os.fspath(root)
+    digests: dict[str, bytes] = {}
     problems: dict[str, str] = {}
     for relative in relative_paths:
         try:
-            os.close(_open_regular(root / relative))
+            digests[relative] = file_digest(os.path.join(base, relative))
         except KeyInputError as error:
             problems[relative] = error.message
-    return problems
+    return digests, problems
 
 
 def digest_files(root: Path, relative_paths: list[str]) -> str:
@@ -445,11 +449,14 @@ def workspace_keys(
     extra: list[str] | tuple[str, ...] = (),
     run: str,
     sum_files: list[str] | None = None,
+    sum_digests: dict[str, bytes] | None = None,
 ) -> WorkspaceKeys:
-    """The keys for `modules` in root; pass `sum_files` when already resolved (one walk only)."""
+    """The keys for `modules` in root. Pass `sum_files` (and their `sum_digests`) when already
+    resolved and read, so that the tree is walked and each file read once."""
     if sum_files is None:
         sum_files = resolve_sum_files(root, modules)
-    digests = [file_digest(root / relative) for relative in sum_files]
+    known = sum_digests or {}
+    digests = [known[relative] if relative in known else file_digest(root / relative) for relative in sum_files]
     parts = KeyParts(
         prefix=prefix,
         os_name=key_safe(os_name),

@@ -29,9 +29,7 @@ import re
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -68,7 +66,7 @@ def file_command_lines(name: str, value: str) -> str:
     """`name=value`, or a heredoc when the value spans lines (GITHUB_OUTPUT and GITHUB_ENV)."""
     if "\n" not in value and "\r" not in value:
         return f"{name}={value}\n"
-    delimiter = f"ci_gocache_{uuid.uuid4().hex}"
+    delimiter = f"ci_gocache_{os.urandom(16).hex()}"
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
@@ -213,18 +211,23 @@ def required_go_version(local: str, gotoolchain: str, mod_texts: list[str]) -> s
 
 
 def module_files_for_version(root: Path, sum_files: list[str]) -> list[str]:
-    """The go.mod or go.work files whose go and toolchain lines pick the Go that builds them."""
+    """The go.work or go.mod files whose go and toolchain lines pick the Go that builds the keyed
+    modules: the workspace root's when it has one (the job's go commands run there), else
+    those of every keyed module."""
+    base = os.fspath(root)
+    for name in ("go.work", "go.mod"):
+        if os.path.isfile(os.path.join(base, name)):
+            return [name]
     found: list[str] = []
-    for relative in sum_files or [""]:
-        directory = os.path.dirname(relative)
-        for name in ("go.work", "go.mod") if relative.endswith("go.work.sum") else ("go.mod",):
-            candidate = os.path.join(directory, name)
-            if os.path.isfile(root / candidate) and candidate not in found:
-                found.append(candidate)
+    for relative in sum_files:
+        candidate = relative.rsplit("/", 1)[0] + "/go.mod" if "/" in relative else "go.mod"
+        if candidate not in found:
+            found.append(candidate)
     return found
 
 
-def _read_small_text(path: Path) -> str:
+def _read_small_text(path: str) -> str:
+    """A go.mod or go.work: at most 1 MiB of a regular file, without blocking on a FIFO."""
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
@@ -263,12 +266,12 @@ def faster_drive_dirs(env: dict[str, str], current: dict[str, str]) -> dict[str,
 
 def new_state_path(env: dict[str, str]) -> str:
     """A new state file for this use of the action: a random name, created exclusively and
-    readable by this user only, in RUNNER_TEMP (else the system's temporary directory)."""
-    directory = env.get("RUNNER_TEMP") or env.get("TMPDIR") or None
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    descriptor, path = tempfile.mkstemp(prefix="ci-gocache-", suffix=".json", dir=directory)
-    os.close(descriptor)
+    readable by this user only, in RUNNER_TEMP (else $TMPDIR or the system's temporary
+    directory). (Not tempfile: importing it costs more than the key phase's own work.)"""
+    directory = env.get("RUNNER_TEMP") or env.get("TMPDIR") or ("C:\\Windows\\Temp" if os.name == "nt" else "/tmp")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"ci-gocache-{os.urandom(12).hex()}.json")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     return path
 
 
@@ -297,7 +300,7 @@ def load_unsaved_state(env: dict[str, str]) -> dict[str, Any]:
 
 def save_state(path: str, state: dict[str, Any]) -> None:
     body = {key: value for key, value in state.items() if key != "path"}
-    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    temporary = f"{path}.{os.urandom(8).hex()}.tmp"
     with open(temporary, "x", encoding="utf-8") as handle:
         json.dump(body, handle, indent=1, sort_keys=True)
     os.replace(temporary, path)
@@ -330,20 +333,20 @@ def summarize_files(files: list[str], shown: int = SUM_LIST_SHOWN) -> str:
     return head if len(files) <= shown else f"{head} and {len(files) - shown} more"
 
 
-def _readable_sum_files(workspace: Path, sum_files: list[str]) -> list[str]:
-    """Drop, with a notice, sum files that are not regular files (FIFO, device, dangling link):
-    reading one could hang the job or fail it, and it holds no dependency list."""
-    problems = keys.sum_file_problems(workspace, sum_files)
+def _readable_sum_files(workspace: Path, sum_files: list[str]) -> tuple[list[str], dict[str, bytes]]:
+    """Read each sum file once; drop, with a notice, those that are not regular files (FIFO,
+    device, dangling link): reading one could hang or fail the job, and it lists no dependency."""
+    digests, problems = keys.sum_file_digests(workspace, sum_files)
     for path, problem in problems.items():
         notice(f"{path} {problem}; the keys leave it out")
-    return [path for path in sum_files if path not in problems]
+    return [path for path in sum_files if path not in problems], digests
 
 
 def phase_keys(env: dict[str, str]) -> int:
     inputs = read_inputs(env)
     workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
     try:
-        sum_files = _readable_sum_files(workspace, keys.resolve_sum_files(workspace, inputs["modules"]))
+        sum_files, sum_digests = _readable_sum_files(workspace, keys.resolve_sum_files(workspace, inputs["modules"]))
     except keys.KeyInputError as error:
         raise ActionError(f"input modules: {error.path}: {error.message}") from None
     if not sum_files:
@@ -353,10 +356,12 @@ def phase_keys(env: dict[str, str]) -> int:
         )
     version_files = module_files_for_version(workspace, sum_files)
     go_dir = workspace / os.path.dirname(version_files[0]) if version_files else workspace
+    if not go_dir.is_dir():
+        go_dir = workspace
     go_values = go_env(["GOVERSION", "GOMODCACHE", "GOCACHE"], str(go_dir), env)
     local_version = go_values["GOVERSION"]
     go_version = required_go_version(
-        local_version, env.get("GOTOOLCHAIN", ""), [_read_small_text(workspace / name) for name in version_files]
+        local_version, env.get("GOTOOLCHAIN", ""), [_read_small_text(os.path.join(workspace, name)) for name in version_files]
     )
     moved = faster_drive_dirs(env, go_values)
     go_values.update(moved)
@@ -375,6 +380,7 @@ def phase_keys(env: dict[str, str]) -> int:
         extra=inputs["extra"],
         run=f"{env.get('GITHUB_RUN_ID', '0')}-{env.get('GITHUB_RUN_ATTEMPT', '1')}",
         sum_files=sum_files,
+        sum_digests=sum_digests,
     )
     for key in (computed.module_key, computed.build_key):
         if len(key) > MAX_KEY_LENGTH:

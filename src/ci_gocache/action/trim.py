@@ -29,7 +29,7 @@ import os
 import shutil
 import stat
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Go refreshes an entry's mtime on use only if it is at least this old (cmd/go/internal/cache).
 MTIME_INTERVAL_SECONDS = 3600
@@ -42,16 +42,14 @@ FUZZ_DIRECTORY = "fuzz"
 SUBDIRECTORIES = tuple(f"{index:02x}" for index in range(256))
 
 
-@dataclass(frozen=True)
-class CacheEntry:
+class CacheEntry(NamedTuple):
     path: str
     mtime: float
     size: int
     is_dir: bool
 
 
-@dataclass(frozen=True)
-class TrimResult:
+class TrimResult(NamedTuple):
     kept_entries: int
     kept_bytes: int
     dropped_entries: int

@@ -128,7 +128,7 @@ def command(
         sum_files = keys.resolve_sum_files(root, module_list)
     except keys.KeyInputError as error:
         _fail(error.path, error.message)
-    problems = keys.sum_file_problems(root, sum_files)
+    sum_digests, problems = keys.sum_file_digests(root, sum_files)
     for path, problem in problems.items():
         click.echo(f"{os.path.join(directory, path)}:1:1: {problem}", err=True)
     if problems:
@@ -146,6 +146,7 @@ def command(
         extra=list(extra),
         run=run or env_run,
         sum_files=sum_files,
+        sum_digests=sum_digests,
     )
     explanations: list[Explanation] = []
     for previous in previous_key:
