@@ -270,13 +270,17 @@ def test_the_key_names_the_go_the_build_switches_to(local, gotoolchain, mods, ex
 
 
 def test_a_file_name_with_a_line_break_cannot_inject_a_workflow_command(tmp_path):
-    job = _job(tmp_path)
-    hostile = job.workspace / "x\n::error title=pwned::injected"
-    hostile.mkdir()
-    (hostile / "go.mod").write_text("module example.com/x\n\ngo 1.22\n")
-    (hostile / "go.sum").write_text("")
-    result = job.use_action(main_action(), {"modules": "**/go.sum"}, stop_after="keys")
+    """No go.mod at the root: the default modules input keys every go.sum, whatever its name."""
+    workspace = tmp_path / "workspace"
+    for name in ("ok", "x\n::error title=pwned::injected"):
+        module = workspace / name
+        module.mkdir(parents=True)
+        (module / "go.mod").write_text("module example.com/x\n\ngo 1.22\n")
+        (module / "go.sum").write_text("")
+    job = _job(tmp_path, workspace)
+    result = job.use_action(main_action(), stop_after="keys")
     assert result.step("keys").outcome == "success", result.log
+    assert "go.sum files (2)" in result.log and "::error title=pwned::injected/go.sum" in result.log
     assert not any(line.startswith("::error") for line in result.log.splitlines()), result.log
 
 
