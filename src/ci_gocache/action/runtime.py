@@ -194,7 +194,7 @@ def go_mod_requirement(text: str) -> str:
 def required_go_version(local: str, gotoolchain: str, mod_texts: list[str]) -> str:
     """The Go version the job's go commands will run: GOTOOLCHAIN's rules over the local one.
 
-    local and path never switch; goX.Y.Z runs exactly that; auto, goX.Y.Z+auto and +path switch
+    gotoolchain is the configured setting (`configured_gotoolchain`). local and path never switch; goX.Y.Z runs exactly that; auto, goX.Y.Z+auto and +path switch
     to what a go.mod or go.work asks for when it is newer than the minimum.
     """
     setting = (gotoolchain or "auto").strip()
@@ -208,6 +208,21 @@ def required_go_version(local: str, gotoolchain: str, mod_texts: list[str]) -> s
     if wanted and go_version_order(minimum) is not None and go_version_order(wanted) > go_version_order(minimum):
         return "go" + wanted
     return minimum
+
+
+def configured_gotoolchain(env: dict[str, str], goenv_file: str, goroot: str) -> str:
+    """GOTOOLCHAIN as the go command reads it: the environment, else the user's go env file
+    (`go env -w`), else $GOROOT/go.env (official releases say auto; some builds say local)."""
+    if env.get("GOTOOLCHAIN", "").strip():
+        return env["GOTOOLCHAIN"].strip()
+    for path in (goenv_file, os.path.join(goroot, "go.env") if goroot else ""):
+        if not path or path == "off":
+            continue
+        for line in _read_small_text(path).splitlines():
+            name, equals, value = line.strip().partition("=")
+            if equals and name.strip() == "GOTOOLCHAIN" and value.strip():
+                return value.strip()
+    return "auto"
 
 
 def module_files_for_version(root: Path, sum_files: list[str]) -> list[str]:
@@ -358,10 +373,12 @@ def phase_keys(env: dict[str, str]) -> int:
     go_dir = workspace / os.path.dirname(version_files[0]) if version_files else workspace
     if not go_dir.is_dir():
         go_dir = workspace
-    go_values = go_env(["GOVERSION", "GOMODCACHE", "GOCACHE"], str(go_dir), env)
+    go_values = go_env(["GOVERSION", "GOMODCACHE", "GOCACHE", "GOENV", "GOROOT"], str(go_dir), env)
     local_version = go_values["GOVERSION"]
     go_version = required_go_version(
-        local_version, env.get("GOTOOLCHAIN", ""), [_read_small_text(os.path.join(workspace, name)) for name in version_files]
+        local_version,
+        configured_gotoolchain(env, go_values.pop("GOENV"), go_values.pop("GOROOT")),
+        [_read_small_text(os.path.join(workspace, name)) for name in version_files],
     )
     moved = faster_drive_dirs(env, go_values)
     go_values.update(moved)
