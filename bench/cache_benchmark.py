@@ -702,7 +702,12 @@ class CiGocache:
         output_file = runner_temp / f"output-{phase}"
         env_file = runner_temp / f"env-{phase}"
         env = dict(self.env, GITHUB_OUTPUT=str(output_file), GITHUB_ENV=str(env_file))
-        command = [sys.executable, "-S", "-m", "ci_gocache.action.runtime", phase]
+        # As action.yml runs it: isolated, the action's src/ first on sys.path.
+        command = [
+            sys.executable, "-I", "-S", "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); from ci_gocache.action.runtime import main; sys.exit(main(sys.argv[2:]))",
+            str(REPO / "src"), phase,
+        ]
         started = time.monotonic()
         completed = subprocess.run(command, cwd=self.env["GITHUB_WORKSPACE"], env=env, capture_output=True, text=True, check=False)
         self.phase_seconds[phase] = round(time.monotonic() - started, 3)
@@ -775,6 +780,8 @@ class CiGocache:
             requests += 1
             saved_bytes += self.store.last_bytes
             module_outcome = "success"
+            # save/action.yml looks the key up after the save; a refused save stores nothing.
+            self.env["CI_GOCACHE_MODULE_SAVED_KEY"] = prepared["module-key"] if self.store.last_bytes else ""
         self.env["CI_GOCACHE_MODULE_SAVED_AT"] = f"{time.time():.6f}"
         if prepared.get("save-build") == "true":
             measure_started = time.monotonic()
@@ -785,6 +792,7 @@ class CiGocache:
             saved_bytes += self.store.last_bytes
             build_bytes = measured if self.store.last_bytes else None
             build_outcome = "success"
+            self.env["CI_GOCACHE_BUILD_SAVED_KEY"] = prepared["build-key"] if self.store.last_bytes else ""
         self.env["CI_GOCACHE_MODULE_SAVE_OUTCOME"] = module_outcome
         self.env["CI_GOCACHE_BUILD_SAVE_OUTCOME"] = build_outcome
         reported = self._phase("report")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -140,3 +141,36 @@ def test_bad_input_exits_2_with_a_located_message(tmp_path):
     assert not_a_key.returncode == 2
     assert "is not a ci-gocache module or build key" in not_a_key.stderr
     assert "Traceback" not in missing.stderr + unreadable.stderr + not_a_key.stderr
+
+
+def _module_with_go_sum(tmp_path: Path, make_go_sum) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "go.mod").write_text("module example.com/m\n\ngo 1.22\n")
+    make_go_sum(root / "go.sum", tmp_path)
+    return root
+
+
+@pytest.mark.parametrize(
+    "make_go_sum, message",
+    [
+        (lambda path, tmp: os.mkfifo(path), "is not a regular file (a FIFO, a device or a socket)"),
+        (lambda path, tmp: path.symlink_to("/dev/zero"), "is not a regular file (a FIFO, a device or a socket)"),
+        (lambda path, tmp: path.symlink_to(tmp / "gone.sum"), "a link to a missing file"),
+        (lambda path, tmp: (tmp.joinpath("dir").mkdir(), path.symlink_to(tmp / "dir")), "is a directory (or a link to one)"),
+    ],
+    ids=["fifo", "dev-zero", "dangling-link", "link-to-directory"],
+)
+def test_a_go_sum_that_is_not_a_regular_file_exits_2_without_hanging(tmp_path, make_go_sum, message):
+    root = _module_with_go_sum(tmp_path, make_go_sum)
+    completed = run_cli("key", str(root), "--go-version", "go1.23.4", timeout=60)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith(f"{root / 'go.sum'}:1:1: {message}")
+    assert "Traceback" not in completed.stderr and completed.stdout == ""
+
+
+def test_a_bad_modules_glob_exits_2_with_a_message(tmp_path):
+    completed = run_cli("key", str(FIXTURE), "--modules", "a[z-a]", "--go-version", "go1.23.4")
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("a[z-a]:1:1: not a valid glob")
+    assert "Traceback" not in completed.stderr
