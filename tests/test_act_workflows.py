@@ -199,6 +199,7 @@ def test_pull_request_restores_both_caches_and_saves_nothing(history):
     assert run.saved_keys() == []
     if history.style == "action":
         assert {record["saved"] for record in run.records().values()} == {False}
+        assert "pull_request runs never save" in run.summaries()[-1]
 
 
 def test_rerun_without_change_rebuilds_nothing_and_saves_nothing(action_history):

@@ -10,9 +10,10 @@ One `ActRunner` is one self-hosted runner machine used for a whole history of CI
 - The cache server is act's built-in one, started by each `act` call on one storage directory
   (--cache-server-path), so the runs of a history share it as the runs of a repository share
   GitHub's cache.
-- Parallel matrix jobs in one act call would share HOME, and so share the directories the
-  caches restore into. A matrix job runs as its own `act --matrix` call instead, each on a
-  runner of its own (its own HOME), one after the other, on the same cache server.
+- Parallel matrix jobs in one act call would share HOME, and so restore into the same
+  directories at once. A matrix job runs as its own `act --matrix` call instead, one after the
+  other on the same runner (same HOME path, as every GitHub runner has /home/runner), emptied
+  between them like any fresh runner.
 - act empties the job summary file at every step, so the hit report is read from act's log
   (the run records the action prints), never from a summary file.
 - `uses:` references go to local directories (--local-repository): the stand-ins of
@@ -132,7 +133,13 @@ class ActRun:
         return {record["cache"]: record for record in parse_records(self.text)}
 
     def warnings(self) -> list[str]:
-        return re.findall(r"^::warning[^\n]*|^Warning: [^\n]*|^Failed to save: [^\n]*", self.text, re.MULTILINE)
+        """The `::warning::` commands of the run, as act logged them."""
+        return [str(entry.get("msg", "")).strip() for entry in self.entries if entry.get("command") == "warning"]
+
+    def summaries(self) -> list[str]:
+        """What steps wrote to the job summary. act empties the summary file at every step, but
+        logs each step's summary first; these are the logged ones, in order."""
+        return [str(entry.get("msg", "")) for entry in self.entries if entry.get("command") == "summary"]
 
 
 def _ignore_build_products(_directory: str, names: list[str]) -> set[str]:
