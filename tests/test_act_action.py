@@ -10,7 +10,12 @@ A last run pushes a new dependency while the cache service refuses every save.
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +59,7 @@ class MatrixHistory:
     amd64: ActRun
     i386: ActRun
     refused: ActRun
+    first_tree: Path  # the work tree at the matrix run's commit
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +75,15 @@ def matrix_history(tmp_path_factory) -> MatrixHistory:
     second = runner.run(matrix="goarch:386")
     for run in (first, second):
         assert run.returncode == 0 and run.job_results == {"build": "success"}, run.log[-6000:]
+    first_tree = runner.root / "first-commit"
+    shutil.copytree(runner.work_tree, first_tree, ignore=shutil.ignore_patterns(".git"))
     # Next push: a new dependency, while the cache service refuses every request once the
     # restores are done (act's cache server cannot reach its database).
     runner.apply("bump")
     runner.commit("bump")
     refused = runner.run(matrix="goarch:amd64", refuse_saves_after="Run Main Build")
     assert refused.returncode == 0, refused.log[-6000:]
-    return MatrixHistory(first, second, refused)
+    return MatrixHistory(first, second, refused, first_tree)
 
 
 def test_each_matrix_job_keeps_its_own_build_cache_and_the_module_cache_is_shared(matrix_history):
@@ -91,6 +99,21 @@ def test_each_matrix_job_keeps_its_own_build_cache_and_the_module_cache_is_share
     assert second.downloaded_modules() == set()
     assert "runtime" in second.compiled_packages()
     assert second.saved_keys() == [second_keys["build-key"]]
+
+
+def test_matrix_keys_are_those_ci_gocache_key_prints_with_the_extra_part(matrix_history):
+    keys = matrix_history.i386.outputs("go-cache", "keys")
+    completed = subprocess.run(
+        [sys.executable, "-m", "ci_gocache", "key", str(matrix_history.first_tree), "--format", "json", "--os", "Linux",
+         "--arch", "X64", "--job", "build", "--run", "1001-1", "--extra", "386"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    printed = json.loads(completed.stdout)
+    assert printed["module"]["key"] == keys["module-key"]
+    assert printed["module"]["restore_keys"] == keys["module-restore-keys"].splitlines()
+    assert printed["build"]["key"] == keys["build-key"]
+    assert printed["build"]["restore_keys"] == keys["build-restore-keys"].splitlines()
 
 
 def test_action_outputs_match_the_run_records(matrix_history):

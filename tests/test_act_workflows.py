@@ -220,12 +220,18 @@ def test_trimmed_build_cache_keeps_every_output_a_kept_entry_names(history):
 
 
 def test_action_keys_hashfiles_and_ci_gocache_key_agree(history):
-    """The module and build keys the workflow used (act's hashFiles() in the steps style, the
-    action's runtime in the action style) are those `ci-gocache key` prints for the commit."""
-    for run in ("cold", "bump"):
-        printed = history.cli_keys[run]
-        assert module_key(history, run) == printed["module"]["key"]
-        assert build_key(history, run) == printed["build"]["key"]
+    """The keys the workflow used (act's hashFiles() in the steps style, the action's runtime in
+    the action style) are those `ci-gocache key` prints for the commit: on the cold run, the keys
+    actions/cache tried (primary, then restore keys) for each cache; after the bump, the new keys."""
+    cold = history.cli_keys["cold"]
+    assert history.runs["cold"].missed_keys() == [
+        [cold["module"]["key"], *cold["module"]["restore_keys"]],
+        [cold["build"]["key"], *cold["build"]["restore_keys"]],
+    ]
+    bump = history.cli_keys["bump"]
+    assert module_key(history, "bump") == bump["module"]["key"]
+    assert build_key(history, "bump") == bump["build"]["key"]
+    assert bump["module"]["key"] != cold["module"]["key"]
 
 
 def test_trim_drops_entries_the_job_did_not_use_and_the_next_build_finds_everything(action_history):

@@ -49,6 +49,7 @@ COMPILED_PACKAGE = re.compile(r"/compile\s.*?\s-p\s+(\S+)")
 MODULE_ZIP_GET = re.compile(r"^# get https?://[^ ]+?/(\S+)/@v/(\S+)\.zip$", re.MULTILINE)
 CACHE_SAVED = re.compile(r"^Cache saved with key: (\S+)$", re.MULTILINE)
 CACHE_RESTORED = re.compile(r"^Cache restored from key: (\S+)$", re.MULTILINE)
+CACHE_NOT_FOUND = re.compile(r"^Cache not found for input keys: (.+)$", re.MULTILINE)
 STEP_TIMEOUT_SECONDS = 900
 
 
@@ -127,6 +128,10 @@ class ActRun:
 
     def restored_keys(self) -> list[str]:
         return CACHE_RESTORED.findall(self.text)
+
+    def missed_keys(self) -> list[list[str]]:
+        """For each restore that missed, the keys actions/cache tried: primary, then restore keys."""
+        return [line.split(", ") for line in CACHE_NOT_FOUND.findall(self.text)]
 
     def records(self) -> dict[str, dict]:
         """The action's run records (one per cache) found in act's log, by cache ("mod", "build")."""
