@@ -25,7 +25,16 @@ from pathlib import Path
 
 import pytest
 
-from act.harness import ACTION_REF, ACTION_REPOSITORY, ACTION_VERSION, ActRun, ActRunner, dangling_build_cache_references
+from act.harness import (
+    ACT_VERSION,
+    ACTION_REF,
+    ACTION_REPOSITORY,
+    ACTION_VERSION,
+    ActRun,
+    ActRunner,
+    act_version,
+    dangling_build_cache_references,
+)
 
 # The module's own packages a change touches, as `go build -x` names them (-p).
 MAIN = "main"
@@ -144,6 +153,10 @@ def build_key(history: History, run: str) -> str:
     if history.style == "action":
         return history.record(run, "build")["key"]
     return history.runs[run].outputs("go-build-cache")["cache-primary-key"]
+
+
+def test_the_runner_is_act_at_the_pinned_version():
+    assert act_version() == ACT_VERSION
 
 
 def test_cold_push_misses_downloads_every_module_and_saves_both_caches(history):

@@ -71,23 +71,6 @@ class ActRun:
     entries: list[dict]
     stderr: str
 
-    def job_entries(self, job: str | None = None) -> list[dict]:
-        return [entry for entry in self.entries if job is None or entry.get("jobID") == job]
-
-    def step_output(self, step_id: str, stage: str | None = None) -> str:
-        """The raw output of the step with this id (a composite's inner steps included)."""
-        return "".join(
-            entry.get("msg", "")
-            for entry in self.entries
-            if entry.get("raw_output") and step_id in (entry.get("stepID") or [])
-            and (stage is None or entry.get("stage") == stage)
-        )
-
-    def step_names_output(self, name: str) -> str:
-        return "".join(
-            entry.get("msg", "") for entry in self.entries if entry.get("raw_output") and entry.get("step") == name
-        )
-
     @property
     def text(self) -> str:
         return "".join(entry.get("msg", "") for entry in self.entries if entry.get("raw_output"))
@@ -103,14 +86,6 @@ class ActRun:
             if entry.get("command") == "set-output" and list(step_path) == (entry.get("stepID") or [])[-len(step_path):]:
                 found[entry["name"]] = entry["arg"]
         return found
-
-    def step_results(self) -> dict[str, str]:
-        """Top-level step name -> act's result (success, failure, skipped)."""
-        return {
-            entry.get("step", ""): entry["stepResult"]
-            for entry in self.entries
-            if "stepResult" in entry and len(entry.get("stepid") or entry.get("stepID") or []) <= 1
-        }
 
     @property
     def job_results(self) -> dict[str, str]:
@@ -154,11 +129,11 @@ def _ignore_build_products(_directory: str, names: list[str]) -> set[str]:
 class ActRunner:
     """A runner machine (fixed HOME) and a repository work tree, running workflows under act."""
 
-    def __init__(self, root: Path, cache_server: Path | None = None) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.home = root / "home"
         self.work_tree = root / "repo"
-        self.cache_server = cache_server or root / "cache-server"
+        self.cache_server = root / "cache-server"
         self.actions = root / "actions"
         self.run_count = 0
         self.home.mkdir(parents=True, exist_ok=True)
@@ -313,9 +288,6 @@ class ActRunner:
 
     def build_cache_dir(self) -> Path:
         return self.home / ".cache" / "go-build"
-
-    def module_cache_dir(self) -> Path:
-        return self.home / "go" / "pkg" / "mod"
 
 
 def dangling_build_cache_references(gocache: Path) -> list[str]:
