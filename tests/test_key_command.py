@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cachestore import CacheStore
 from support.cli import run_cli
-from support.composite import Job, main_action
 
 FIXTURE = Path(__file__).parent / "fixtures" / "action" / "module"
 NEW_MODULE_LINES = (
@@ -50,23 +48,6 @@ def history(tmp_path) -> tuple[Path, str, str]:
         handle.write(NEW_MODULE_LINES)
     _git(repo, "commit", "-q", "-am", "add golang.org/x/sync")
     return repo, first, old_keys["module"]["key"]
-
-
-def test_key_command_prints_the_keys_the_action_computes(tmp_path):
-    workspace = tmp_path / "workspace"
-    shutil.copytree(FIXTURE, workspace)
-    job = Job(workspace, tmp_path / "temp", CacheStore(tmp_path / "store"), run_id="1001", job_id="build",
-              env={"GOMODCACHE": str(tmp_path / "m"), "GOCACHE": str(tmp_path / "b"), "GOTOOLCHAIN": "local"})
-    action = job.use_action(main_action(), {"extra-key-parts": "linux-amd64"}, stop_after="keys").outputs
-    completed = run_cli("key", str(workspace), "--os", "Linux", "--arch", "X64", "--job", "build",
-                        "--run", "1001-1", "--extra", "linux-amd64", "--format", "json")
-    assert completed.returncode == 0, completed.stderr
-    printed = json.loads(completed.stdout)
-    assert printed["module"]["key"] == action["module-key"]
-    assert printed["module"]["restore_keys"] == action["module-restore-keys"].splitlines()
-    assert printed["build"]["key"] == action["build-key"]
-    assert printed["build"]["restore_keys"] == action["build-restore-keys"].splitlines()
-    assert [entry["path"] for entry in printed["sum_files"]] == ["go.sum"]
 
 
 def test_text_output_lists_sum_files_and_keys():
