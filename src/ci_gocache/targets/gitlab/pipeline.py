@@ -197,13 +197,71 @@ def validate_schema(loaded: LoadedFile, what: str, then: str) -> None:
     """check-jsonschema's gitlab-ci schema on the spec header and on the document after it."""
     documents = [loaded.header, loaded.main] if loaded.header is not None else [loaded.main]
     for document in documents:
-        plain = to_plain(document)
+        plain = as_gitlab_reads(to_plain(document, TAG_HANDLERS)) if document is loaded.main else to_plain(document)
         problem = schemas.first_schema_error(
             plain, schemas.GITLAB_CI, lambda path, node=document: locate_node(node, path)
         )
         if problem:
             line, col, message = problem
             raise InputError(loaded.display, line, col, f"{what} the GitLab CI schema {message}{then}")
+
+
+MAX_NESTED_LIST_DEPTH = 10
+
+
+def as_gitlab_reads(config: dict[str, Any]) -> dict[str, Any]:
+    """The document as GitLab validates it, where the schema is stricter than GitLab: `!reference`
+    tags resolved (those into other files dropped, since GitLab checks them after merging),
+    nested `rules:` and `cache:` lists flattened (GitLab flattens rules up to 10 levels, as
+    YAML anchors of lists produce them), and `parallel: null` read as no `parallel:`."""
+    resolved = _ReferenceResolver(config).resolve(config)
+    if not isinstance(resolved, dict):
+        return config
+    result: dict[str, Any] = {}
+    for name, value in resolved.items():
+        if name == "workflow" and isinstance(value, dict):
+            value = _without_unresolved(_flattened_keys(value, ("rules",)))
+        elif name not in TOP_LEVEL_KEYWORDS or name == "default":
+            value = _without_unresolved(_flattened_keys(value, ("rules", "cache")))
+            if isinstance(value, dict) and "parallel" in value and value["parallel"] is None:
+                value = {key: item for key, item in value.items() if key != "parallel"}
+        else:
+            value = _without_unresolved(value)
+        result[name] = value
+    return result
+
+
+def _flattened_keys(job: Any, names: tuple[str, ...]) -> Any:
+    if not isinstance(job, dict):
+        return job
+    return {key: _flat_list(value) if key in names and isinstance(value, list) else value for key, value in job.items()}
+
+
+def _flat_list(items: list[Any], depth: int = 0) -> list[Any]:
+    flat: list[Any] = []
+    for item in items:
+        if isinstance(item, list) and depth < MAX_NESTED_LIST_DEPTH:
+            flat.extend(_flat_list(item, depth + 1))
+        else:
+            flat.append(item)
+    return flat
+
+
+def _without_unresolved(value: Any) -> Any:
+    """A reference into another file cannot be checked here: leave it out, as a script of one
+    command where a job must have one."""
+    if isinstance(value, dict):
+        kept = {}
+        for key, item in value.items():
+            if isinstance(item, (_Unresolved, Reference)):
+                if key == "script":
+                    kept[key] = "true"
+                continue
+            kept[key] = _without_unresolved(item)
+        return kept
+    if isinstance(value, list):
+        return [_without_unresolved(item) for item in value if not isinstance(item, (_Unresolved, Reference))]
+    return value
 
 
 # ---------------------------------------------------------------- the project: includes merged
@@ -431,6 +489,8 @@ class GitlabJob:
     cache_from: str  # job | merge | extends | default | "" (none)
     has_rules: bool
     has_only_except: bool
+    # The job's own `when:` and `start_in:`: GitLab rejects rules: next to `when: delayed`/`start_in`.
+    when: str | None
     variables: dict[str, str]
     unresolved: list[str]
     module_directories: list[str] = field(default_factory=list)
@@ -474,6 +534,10 @@ class GitlabFacts:
     root: Path
     notices: list[Notice] = field(default_factory=list)
     loaded: LoadedFile | None = field(default=None, repr=False, compare=False)
+    # Whether the pipeline has workflow:rules: "rules", "none", or "unknown" (an include
+    # ci-gocache cannot read may set them); `workflow_from` says where that was read.
+    workflow: str = "none"
+    workflow_from: str = ""
     # How many places refer to each node: more than one means an anchor used by an alias.
     parents: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -510,6 +574,7 @@ def inspect(source: SourceFile, repo: RepoFacts) -> GitlabFacts:
         job.nodes = _job_nodes(loaded, name, parents)
         jobs.append(job)
     unit, offset = _indentation(loaded.main)
+    workflow, workflow_from = pipeline_workflow(config, project.includes)
     return GitlabFacts(
         path=source.display_path,
         kind=kind,
@@ -524,7 +589,31 @@ def inspect(source: SourceFile, repo: RepoFacts) -> GitlabFacts:
         root=root,
         loaded=loaded,
         parents=parents,
+        workflow=workflow,
+        workflow_from=workflow_from,
     )
+
+
+# GitLab's own templates that set workflow:rules, read by name.
+WORKFLOW_TEMPLATES = re.compile(r"^(?:Workflows/|Auto-DevOps(?:\.latest)?\.gitlab-ci\.yml$)")
+
+
+def pipeline_workflow(config: dict[str, Any], includes: list[IncludeFact]) -> tuple[str, str]:
+    """Whether GitLab applies workflow:rules to this pipeline, and where that was read.
+
+    GitLab gives a job without rules:, only: or except: the default `only: [branches, tags]`, so it
+    stays out of merge request pipelines, unless the pipeline has workflow:rules: then the job runs
+    in every pipeline the workflow creates. An include ci-gocache cannot read may set them."""
+    workflow = config.get("workflow")
+    if isinstance(workflow, dict) and workflow.get("rules") is not None:
+        return "rules", "workflow:rules"
+    for include in includes:
+        if include.kind == "template" and WORKFLOW_TEMPLATES.match(include.target):
+            return "rules", f"include template {include.target} (line {include.line})"
+    for include in includes:
+        if include.kind in ("project", "remote", "component", "unknown") or (include.kind == "local" and "$" in include.target):
+            return "unknown", f"include {include.kind} {include.target} (line {include.line})"
+    return "none", ""
 
 
 def _relative_to(root: Path, path: Path) -> str:
@@ -659,7 +748,7 @@ def _effective_job(
         scripts.extend(sections[key])
     script_facts = shell_scripts.read_scripts(sections)
     locations = _go_locations(variables, resolved.get("rules"), script_facts)
-    caches = [_cache_entry(entry, _directories_of(locations)) for entry in _as_list(resolved.get("cache"))]
+    caches = [_cache_entry(entry, _directories_of(locations)) for entry in _flat_list(_as_list(resolved.get("cache")))]
     if contains_unresolved(resolved.get("cache")):
         unresolved.append("cache")
     job = GitlabJob(
@@ -679,6 +768,7 @@ def _effective_job(
         cache_from=cache_from if caches or "cache" in resolved else "",
         has_rules="rules" in resolved,
         has_only_except="only" in resolved or "except" in resolved,
+        when="delayed" if "start_in" in resolved else (str(resolved["when"]) if "when" in resolved else None),
         variables=variables,
         unresolved=unresolved,
         go_locations=locations,
@@ -1021,8 +1111,12 @@ def cache_directories(job: GitlabJob) -> tuple[str, str] | str:
     return module_dir, build_dir
 
 
-def policy_rules(save_on: str) -> list[dict[str, Any]] | None:
-    """Rules that set the cache policy: save only where --save-on says, never in tag pipelines."""
+def policy_rules(save_on: str, default_only: bool = True) -> list[dict[str, Any]] | None:
+    """Rules that set the cache policy: save only where --save-on says, never in tag pipelines.
+
+    They keep the job in exactly the pipelines it ran in: with `default_only` (no workflow:rules,
+    where GitLab gives the job `only: [branches, tags]`) they keep it out of merge request
+    pipelines; with workflow:rules every pipeline the workflow creates runs it, as before."""
     save_if = {
         "default-branch": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
         "push": '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH',
@@ -1030,8 +1124,9 @@ def policy_rules(save_on: str) -> list[dict[str, Any]] | None:
     }.get(save_on)
     if save_if is None:
         return None
+    never_in_merge_requests = [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}]
     return [
-        {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"},
+        *(never_in_merge_requests if default_only else []),
         {"if": "$CI_COMMIT_TAG", "variables": {POLICY_VARIABLE: "pull"}},
         {"if": save_if, "variables": {POLICY_VARIABLE: "pull-push"}},
         {"variables": {POLICY_VARIABLE: "pull"}},
@@ -1281,22 +1376,57 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
     else:
         edits.extend(_extend_cache(text, newline, value, caches, layout, parents, job_stop, job.go_cache_directories))
 
-    rules = policy_rules(options.save_on)
+    rules = policy_rules(options.save_on, default_only=facts.workflow == "none")
     added_rules = False
     restore_only = ""
     if rules is not None:
-        if job.has_rules or job.has_only_except:
-            keyword = "rules:" if job.has_rules else "only:/except:"
-            restore_only = (
-                f"caches are restore-only because the job has its own {keyword}; to save them, add "
-                f"`variables: {{{POLICY_VARIABLE}: pull-push}}` to its rule for the default branch"
-            )
-        else:
+        restore_only = restore_only_reason(job, facts, options)
+        if not restore_only:
             added_rules = True
             new_keys.extend(layout.entry("rules", rules, column))
     if new_keys:
         edits.append(_insertion(text, newline, job_end, new_keys, f"ci-gocache keys for job {job.name}"))
     return JobPlan(job, edits, created, added_rules, kept, restore_only)
+
+
+def _save_condition(options: PatchOptions) -> str:
+    rules = policy_rules(options.save_on) or []
+    return next((rule["if"] for rule in rules if rule.get("variables", {}).get(POLICY_VARIABLE) == "pull-push"), "")
+
+
+def restore_only_reason(job: GitlabJob, facts: GitlabFacts, options: PatchOptions) -> str:
+    """Why ci-gocache adds no rules: to the job, so that its caches only restore, and exactly what
+    the user can add to save them; "" when it adds its rules."""
+    condition = _save_condition(options)
+    save_rule = f"`- if: {condition}` with `variables: {{{POLICY_VARIABLE}: pull-push}}`"
+    nothing_saves = "nothing in this job saves its Go caches"
+    if job.has_rules:
+        return (
+            f"caches are restore-only because the job has its own rules:; {nothing_saves}. To save them, give "
+            f"its rule for the default branch `variables: {{{POLICY_VARIABLE}: pull-push}}`, or add {save_rule} "
+            "before its other rules if that rule would match the same pipelines"
+        )
+    if job.has_only_except:
+        return (
+            f"caches are restore-only because the job uses only:/except:, and GitLab rejects rules: next to them; "
+            f"{nothing_saves}. To save them, replace only:/except: with rules: that keep the same pipelines and "
+            f"start with {save_rule}"
+        )
+    if job.when == "delayed":
+        return (
+            "caches are restore-only because the job is `when: delayed` (start_in:), and GitLab rejects rules: "
+            f"next to it; {nothing_saves}. To save them, move `when: delayed` and start_in: into rules: that "
+            f"start with {save_rule}"
+        )
+    if facts.workflow == "unknown":
+        return (
+            f"caches are restore-only because its pipeline uses {facts.workflow_from}, which ci-gocache cannot "
+            "read and which may set workflow:rules, so it cannot tell whether the job runs in merge request "
+            f"pipelines; {nothing_saves}. To save them, add rules: that start with {save_rule} and end with "
+            "`- when: on_success`, and, if that pipeline has no workflow:rules, first "
+            '`- if: $CI_PIPELINE_SOURCE == "merge_request_event"` with `when: never`'
+        )
+    return ""
 
 
 def _following_key_start(text: str, mapping: MappingNode, key: Node, stop: int) -> int:
@@ -1513,7 +1643,7 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
         name = job_plan.job.name
         before = original.get(name) if isinstance(original.get(name), dict) else {}
         after = updated.get(name) if isinstance(updated.get(name), dict) else {}
-        problem = _check_job(before, after, job_plan, options) if job_plan.go else ""
+        problem = _check_job(before, after, job_plan, options, facts.workflow) if job_plan.go else ""
         if not problem and job_plan.docker_edits:
             expected = _scripts(docker_only.get(name, {}))
             problem = "" if expected == _scripts(after) else "the docker build rewrite came out differently"
@@ -1547,7 +1677,9 @@ def _without(job: dict[str, Any], touched: tuple[str, ...]) -> dict[str, Any]:
     return kept
 
 
-def _check_job(before: dict[str, Any], after: dict[str, Any], job_plan: JobPlan, options: PatchOptions) -> str:
+def _check_job(
+    before: dict[str, Any], after: dict[str, Any], job_plan: JobPlan, options: PatchOptions, workflow: str = "none"
+) -> str:
     old_variables = {key: value for key, value in _dict(before.get("variables")).items() if key not in OUR_VARIABLES}
     new_variables = _dict(after.get("variables"))
     if {key: value for key, value in new_variables.items() if key not in OUR_VARIABLES} != old_variables:
@@ -1569,7 +1701,7 @@ def _check_job(before: dict[str, Any], after: dict[str, Any], job_plan: JobPlan,
     if others != expected:
         return "the patch changed other caches"
     if job_plan.added_rules:
-        if after.get("rules") != policy_rules(options.save_on):
+        if after.get("rules") != policy_rules(options.save_on, default_only=workflow == "none"):
             return "the rules are not ci-gocache's"
     elif before.get("rules") != after.get("rules"):
         return "the patch changed the rules"
