@@ -875,20 +875,45 @@ def _is_our_key(key: Any) -> bool:
     return any(f"-{kind}-$CI_JOB_NAME_SLUG" in text for kind in (keys.MODULE_KIND, keys.BUILD_KIND))
 
 
+# GitLab's security and quality template jobs (SAST, dependency scanning, secret detection, ...):
+# a job of that name overrides the template's job, whose script is the analyzer's, not Go.
+SCANNER_JOB = re.compile(
+    r"^(?:sast|[\w-]+-sast|dependency_scanning|gemnasium(?:-[\w]+)?-dependency_scanning|secret_detection"
+    r"|container_scanning|code_quality|license_scanning|dast|api_fuzzing|coverage_fuzzing)$"
+)
+# A command's words that are only text: echo/printf arguments and comments, up to the next command.
+_TEXT_ONLY = re.compile(r"(?:^|(?<=[;&|(`\n]))\s*(?:echo|printf)\b[^;&|\n]*|(?:^|(?<=\s))#[^\n]*", re.MULTILINE)
+# A script file run in a Go image (./ci/test.sh, bash scripts/build.sh): it may run Go.
+_SCRIPT_FILE = re.compile(r"(?:^|[\s;&|(`])(?:\./[\w./-]+|(?:ba|z)?sh\s+[\w./-]+\.sh)\b", re.MULTILINE)
+
+
+def commands_of(script: str) -> str:
+    """The script without what only prints text, so that `echo "go test"` is not Go."""
+    return _TEXT_ONLY.sub(" ", script)
+
+
 def _go_reasons(job: GitlabJob, raw_own: dict[str, Any]) -> None:
-    if job.image and GO_IMAGE.search(job.image.lower()):
-        where = "default:" if job.image_from == "default" else "job"
-        job.go_reasons.append(f"{where} image {job.image} is a Go image")
-    script = "\n".join(job.scripts)
+    """Why the job runs Go. A Go image alone is not enough: the scripts must run Go, a Go tool, or
+    make/task or a script file in a Go image. A job named like one of GitLab's scanner template
+    jobs overrides that job and is not a Go job."""
+    if SCANNER_JOB.match(job.name):
+        return
+    script = commands_of("\n".join(job.scripts))
     via = ""
     if job.extends and not any(key in raw_own for key in SCRIPT_KEYS):
         via = f" (script from {', '.join(job.extends)})"
+    go_image = bool(job.image and GO_IMAGE.search(job.image.lower()))
+    image_reason = f"{'default:' if job.image_from == 'default' else 'job'} image {job.image} is a Go image"
     if GO_COMMAND.search(script):
         job.go_reasons.append("runs go commands" + via)
     elif GO_TOOL_COMMAND.search(script):
         job.go_reasons.append("runs Go tools" + via)
-    elif MAKE_COMMAND.search(script) and job.go_reasons:
+    elif go_image and MAKE_COMMAND.search(script):
         job.go_reasons.append("runs make/task in a Go image")
+    elif go_image and _SCRIPT_FILE.search(script):
+        job.go_reasons.append("runs a script file in a Go image")
+    if job.go_reasons and go_image:
+        job.go_reasons.insert(0, image_reason)
 
 
 def _go_locations(
@@ -1157,7 +1182,51 @@ def our_caches(job: GitlabJob, options: PatchOptions, directories: tuple[str, st
     return [module, build]
 
 
-GO_INSTALL = re.compile(r"(?:^|[\s;&|(`])go\s+(?:-C\s+\S+\s+)?install\b")
+# `go install`, and `go get`, which installs commands up to Go 1.17: the job keeps its GOPATH so
+# the binaries land in its bin directory on PATH (/go/bin in golang images), not in the project.
+GO_INSTALL = re.compile(r"(?:^|[\s;&|(`])go\s+(?:-C\s+\S+\s+)?(?:install|get)\b")
+
+# Commands that walk the whole project directory, where the Go caches sit: third-party modules
+# are often not gofmt-clean, and copying the directory into GOPATH copies it into itself.
+_PROJECT_PATH = r"(?:\.|\./|\.//|\$\{?CI_PROJECT_DIR\}?/?|\$\{?PWD\}?/?|\"\$\{?CI_PROJECT_DIR\}?\"|\$\(pwd\))"
+_WALKS = "walks every file under the project directory, Go's caches included, where third-party modules are often not gofmt-clean"
+_SKIP_CACHES = "make it skip them (such as `gofmt -l $(git ls-files '*.go')`, or `find . -path ./.go -prune -o ...`)"
+_TREE_WALKERS = (
+    (re.compile(rf"(?:^|[\s;&|(`])(gofmt|goimports|gofumpt|goimports-reviser|gci)\b[^;&|\n]*?\s{_PROJECT_PATH}(?=[\s;&|)`\"]|$)", re.MULTILINE), _WALKS, _SKIP_CACHES),
+    (re.compile(rf"(?:^|[\s;&|(`])(find)(?:\s+-[HLP])*\s+{_PROJECT_PATH}(?=[\s;&|)`\"]|$)", re.MULTILINE), _WALKS, _SKIP_CACHES),
+    (re.compile(r"(?:^|[\s;&|(`])(find)\s+-(?:name|iname|type|path)\b", re.MULTILINE), _WALKS, _SKIP_CACHES),
+    (re.compile(rf"(?:^|[\s;&|(`])(cp|rsync)\s+(?:-\w+\s+)*{_PROJECT_PATH}(?=[\s;&|)`\"]|$)", re.MULTILINE),
+     "copies the whole project directory, Go's caches included, and into itself when the target is under GOPATH=$CI_PROJECT_DIR/.go",
+     "copy only the sources (such as `git ls-files | cpio -pd <target>`), or set GOPATH to a directory under $CI_PROJECT_DIR yourself"),
+    (re.compile(r"(?:^|[\s;&|(`])(cp|rsync|ln|mv|mkdir)\b[^;&|\n]*\$\{?GOPATH\}?/src\b", re.MULTILINE),
+     "builds in GOPATH mode under $GOPATH/src, which ci-gocache's GOPATH would move into the project directory",
+     "move the job to Go modules, or set GOPATH to a directory under $CI_PROJECT_DIR yourself"),
+)
+GO_IMAGE_VERSION = re.compile(r"(?:^|/)golang:1\.(\d+)(?:[.\-]|$)")
+
+
+def script_hazard(job: GitlabJob) -> str:
+    """Why Go's directories inside $CI_PROJECT_DIR would break the job's scripts, and what to do; "" if they would not."""
+    image = (job.image or "").lower()
+    version = GO_IMAGE_VERSION.search(image)
+    if version and int(version.group(1)) < 14:
+        return (
+            f"its image {job.image} has Go 1.{version.group(1)}, older than 1.14, which lacks {MODCACHERW} (every go "
+            "command would abort with it) and GOMODCACHE; move the job to golang:1.14 or newer, then run again"
+        )
+    script = commands_of("\n".join(job.scripts))
+    for pattern, what, fix in _TREE_WALKERS:
+        found = pattern.search(script)
+        if found is None:
+            continue
+        if found.group(1) == "find" and re.search(r"\.go(?:-build)?\b['\"]?\s*-prune|-path\s+['\"]?\./\.go", script):
+            continue
+        command = found.group(0).strip(" \t\n;&|(`")
+        return (
+            f"its script runs `{command}`, which {what} ({GOPATH_DIRECTORY}/ and {BUILD_CACHE_DIRECTORY}/ once "
+            f"cached there); {fix}, then run again"
+        )
+    return ""
 
 
 def our_variables(job: GitlabJob, options: PatchOptions, directories: tuple[str, str]) -> dict[str, str]:
@@ -1333,6 +1402,9 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
         )
     if "cache" in job.unresolved:
         raise _Refused("skipped", "its cache comes from a !reference ci-gocache cannot resolve")
+    hazard = script_hazard(job)
+    if hazard:
+        raise _Refused("skipped", hazard)
     directories = cache_directories(job)
     if isinstance(directories, str):
         raise _Refused("skipped", directories)
