@@ -543,8 +543,12 @@ class GitlabFacts:
 
 
 def project_root(path: Path, repo_root: Path) -> Path:
-    """The project directory: where the nearest .gitlab-ci.yml sits, else the repository root."""
+    """The project directory: the repository root when it holds a .gitlab-ci.yml (GitLab resolves
+    `local:` includes and `cache:key:files` from there, also for an included <dir>/.gitlab-ci.yml),
+    else where the nearest .gitlab-ci.yml sits, else the repository root."""
     stop = repo_root.resolve()
+    if any((stop / name).is_file() for name in PIPELINE_NAMES):
+        return stop
     directory = path.resolve().parent
     for candidate in [directory, *directory.parents]:
         if any((candidate / name).is_file() for name in PIPELINE_NAMES):
