@@ -1306,12 +1306,21 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
                     "(flow style, a nested list or an alias); it is left as written",
                 )
             )
+    flow = cache_flow(plans, options)
     for job_plan in plans:
         result.edits.extend(job_plan.edits)
         result.edits.extend(job_plan.docker_edits)
         if job_plan.restore_only_reason:
             job = job_plan.job
-            result.notices.append(Notice(facts.path, job.line, job.col, f"job {job.name!r}: {job_plan.restore_only_reason}"))
+            saved_by = flow.get(_module_cache_id(job), [])
+            module = (
+                f"its module cache (keyed on {', '.join(job.sum_files)}) is saved by job {saved_by[0]!r} on the default branch"
+                if saved_by else "no job in this file saves its module cache"
+            ) if job_plan.go else ""
+            flow_text = f" Cache flow: {module}; no other job saves its build cache (one per job)." if module else ""
+            result.notices.append(
+                Notice(facts.path, job.line, job.col, f"job {job.name!r}: {job_plan.restore_only_reason}.{flow_text}")
+            )
         job = job_plan.job
         if job.sum_files_note and job_plan.go:
             result.notices.append(
@@ -1331,6 +1340,23 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
                 )
             )
     return result
+
+
+def _module_cache_id(job: GitlabJob) -> tuple[str, ...]:
+    """Jobs with the same id share one module cache key; a per-job key is the job's own."""
+    return ("files", *job.sum_files) if job.sum_files_known else ("job", job.name)
+
+
+def cache_flow(plans: list[JobPlan], options: PatchOptions) -> dict[tuple[str, ...], list[str]]:
+    """For each module cache key the patched jobs restore, the jobs that save it."""
+    flow: dict[tuple[str, ...], list[str]] = {}
+    for job_plan in plans:
+        if not job_plan.go:
+            continue
+        savers = flow.setdefault(_module_cache_id(job_plan.job), [])
+        if job_plan.added_rules and options.save_on != "never":
+            savers.append(job_plan.job.name)
+    return flow
 
 
 def plan_jobs(facts: GitlabFacts, options: PatchOptions) -> tuple[list[JobPlan], list[JobOutcome]]:
