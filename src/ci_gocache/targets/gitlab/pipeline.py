@@ -1270,6 +1270,14 @@ class JobPlan:
     go: bool = True
     # `docker build` turned into `docker buildx build` with a registry cache (docker_gitlab).
     docker_edits: list[Edit] = field(default_factory=list)
+    # The keys written into the job (variables, cache, rules), when another job with the same ones
+    # could share them through a hidden job instead: the edit that writes them, and where.
+    shareable: dict[str, Any] | None = None
+    new_keys_edit: Edit | None = None
+    key_column: int = 0
+    job_end: int = 0
+    # The hidden job it extends instead, when it shares them.
+    shared_as: str = ""
 
 
 class _Refused(Exception):
@@ -1307,6 +1315,8 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
                 )
             )
     flow = cache_flow(plans, options)
+    # The hidden jobs go last: after any key written at the very end of the file.
+    hidden_jobs = share_settings(facts, plans)
     for job_plan in plans:
         result.edits.extend(job_plan.edits)
         result.edits.extend(job_plan.docker_edits)
@@ -1339,6 +1349,7 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
                     "files stop the runner from cleaning the build directory",
                 )
             )
+    result.edits.extend(hidden_jobs)
     return result
 
 
@@ -1458,6 +1469,7 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
     job_end = _node_end(text, value, nodes.key.start_mark.index, job_stop)
     edits: list[Edit] = []
     new_keys: list[str] = []
+    new_values: dict[str, Any] = {}
 
     wanted_variables = our_variables(job, options, directories)
     if wanted_variables:
@@ -1468,6 +1480,7 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
             if contains_unresolved(merged_variables):
                 raise _Refused("skipped", "the variables it merges with `<<` use !reference tags ci-gocache cannot copy")
             new_keys.extend(layout.entry("variables", {**merged_variables, **wanted_variables}, column))
+            new_values["variables"] = {**merged_variables, **wanted_variables}
 
     caches = our_caches(job, options, directories)
     created = "cache" not in nodes.own_keys
@@ -1475,6 +1488,7 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
         if contains_unresolved(kept):
             raise _Refused("skipped", "the caches it inherits use !reference tags ci-gocache cannot copy")
         new_keys.extend(layout.entry("cache", [*kept, *caches], column))
+        new_values["cache"] = [*kept, *caches]
     else:
         edits.extend(_extend_cache(text, newline, value, caches, layout, parents, job_stop, job.go_cache_directories))
 
@@ -1486,9 +1500,99 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
         if not restore_only:
             added_rules = True
             new_keys.extend(layout.entry("rules", rules, column))
+            new_values["rules"] = rules
+    job_plan = JobPlan(job, edits, created, added_rules, kept, restore_only, key_column=column, job_end=job_end)
     if new_keys:
-        edits.append(_insertion(text, newline, job_end, new_keys, f"ci-gocache keys for job {job.name}"))
-    return JobPlan(job, edits, created, added_rules, kept, restore_only)
+        job_plan.new_keys_edit = _insertion(text, newline, job_end, new_keys, f"ci-gocache keys for job {job.name}")
+        edits.append(job_plan.new_keys_edit)
+        merged_only = (set(nodes.merged_plain) - nodes.own_keys) & {"variables", "cache", "rules", "extends"}
+        if {"variables", "cache"} <= set(new_values) and not merged_only and _extends_editable(job, facts):
+            job_plan.shareable = new_values
+    return job_plan
+
+
+SHARED_JOB = ".ci-gocache-go"
+SHARED_JOB_COMMENT = "# ci-gocache: Go module and build caches, shared by the jobs that extend this hidden job."
+
+
+def _extends_node(job: GitlabJob) -> tuple[Node | None, Node | None]:
+    nodes = job.nodes
+    if nodes is None or "extends" not in nodes.own_keys:
+        return None, None
+    return mapping_key_node(nodes.value, "extends"), mapping_get(nodes.value, "extends")
+
+
+def _extends_editable(job: GitlabJob, facts: GitlabFacts) -> bool:
+    """Whether ci-gocache can add a parent to the job's own `extends:` (absent, one name, or a list of names)."""
+    key, node = _extends_node(job)
+    if node is None:
+        return True
+    if key is None or node.start_mark.index < key.start_mark.index or facts.parents.get(id(node), 0) > 1:
+        return False
+    if node.tag == "!reference":
+        return False
+    if isinstance(node, ScalarNode):
+        return node.style is None or node.style in ("'", '"')
+    if isinstance(node, SequenceNode) and node.value:
+        return all(isinstance(item, ScalarNode) and item.style in (None, "'", '"') for item in node.value) and (
+            not node.flow_style or facts.text[node.end_mark.index - 1] == "]"
+        )
+    return False
+
+
+def _extends_edit(facts: GitlabFacts, job_plan: JobPlan, name: str) -> Edit:
+    """`extends:` with the hidden job added last, so that its keys win over the other parents' as
+    the job's own keys would have (the job's caches already list what it inherited)."""
+    text, newline = facts.text, facts.newline
+    key, node = _extends_node(job_plan.job)
+    why = f"job {job_plan.job.name} extends {name}"
+    if node is None:
+        return _insertion(text, newline, job_plan.job_end, [f"{' ' * job_plan.key_column}extends: {name}"], why)
+    if isinstance(node, ScalarNode):
+        written = text[node.start_mark.index : node.end_mark.index]
+        return Edit(node.start_mark.index, node.end_mark.index, f"[{written}, {name}]", why)
+    assert isinstance(node, SequenceNode) and key is not None
+    if node.flow_style:
+        closing = node.end_mark.index - 1
+        return Edit(closing, closing, f", {name}", why)
+    stop = _following_key_start(text, job_plan.job.nodes.value, key, job_plan.job_end)  # type: ignore[union-attr]
+    dash = node.value[0].start_mark.column - 2
+    return _insertion(text, newline, _node_end(text, node, key.start_mark.index, stop), [f"{' ' * dash}- {name}"], why)
+
+
+def share_settings(facts: GitlabFacts, plans: list[JobPlan]) -> list[Edit]:
+    """Jobs that would get the very same variables, caches and rules extend one hidden job that
+    holds them instead of repeating them: the edits that write the hidden jobs (their own edits
+    are switched to `extends:`)."""
+    groups: dict[str, list[JobPlan]] = {}
+    for job_plan in plans:
+        if job_plan.shareable is not None:
+            groups.setdefault(json.dumps(job_plan.shareable, default=str), []).append(job_plan)
+    taken = {key.value for key, _ in facts.loaded.main.value if isinstance(key, ScalarNode)} if facts.loaded else set()
+    unit = facts.indent_unit
+    layout = _Layout(unit, min(facts.sequence_offset, unit))
+    lines: list[str] = []
+    number = 1
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        name = SHARED_JOB if number == 1 else f"{SHARED_JOB}-{number}"
+        while name in taken:
+            number += 1
+            name = f"{SHARED_JOB}-{number}"
+        taken.add(name)
+        number += 1
+        values = members[0].shareable or {}
+        lines.extend(["", SHARED_JOB_COMMENT, f"{name}:"])
+        for key, value in values.items():
+            lines.extend(layout.entry(key, value, unit))
+        for job_plan in members:
+            job_plan.edits.remove(job_plan.new_keys_edit)  # type: ignore[arg-type]
+            job_plan.edits.append(_extends_edit(facts, job_plan, name))
+            job_plan.shared_as = name
+    if not lines:
+        return []
+    return [_insertion(facts.text, facts.newline, len(facts.text), lines, "hidden jobs with the shared Go settings")]
 
 
 def _save_condition(options: PatchOptions) -> str:
@@ -1733,6 +1837,12 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
         if to_plain(facts.loaded.header) != to_plain(new_loaded.header):
             raise InputError(source.display_path, 1, 1, "internal error: the patch changed the spec: header; nothing was written")
     plans, _ = plan_jobs(facts, options)
+    share_settings(facts, plans)
+    shared = {job_plan.shared_as for job_plan in plans if job_plan.shared_as}
+    for name in shared:
+        members = [job_plan for job_plan in plans if job_plan.shared_as == name]
+        if name in original or updated.get(name) != _plain_json(members[0].shareable):
+            raise InputError(source.display_path, 1, 1, f"internal error: the hidden job {name} came out differently; nothing was written")
     docker_edits = [edit for job_plan in plans for edit in job_plan.docker_edits]
     docker_only = original
     if docker_edits:
@@ -1745,7 +1855,18 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
         name = job_plan.job.name
         before = original.get(name) if isinstance(original.get(name), dict) else {}
         after = updated.get(name) if isinstance(updated.get(name), dict) else {}
-        problem = _check_job(before, after, job_plan, options, facts.workflow) if job_plan.go else ""
+        effective = after
+        problem = ""
+        if job_plan.shared_as:
+            # The job's own keys win over what it extends; the hidden job is its last parent.
+            parents = [str(parent) for parent in _as_list(before.get("extends"))]
+            if [str(parent) for parent in _as_list(after.get("extends"))] != [*parents, job_plan.shared_as]:
+                problem = "`extends:` came out differently"
+            effective = {**updated[job_plan.shared_as], **{key: value for key, value in after.items() if key != "extends"}}
+            after = {**after, "extends": before.get("extends")} if "extends" in before else {
+                key: value for key, value in after.items() if key != "extends"
+            }
+        problem = problem or (_check_job(before, effective, job_plan, options, facts.workflow) if job_plan.go else "")
         if not problem and job_plan.docker_edits:
             expected = _scripts(docker_only.get(name, {}))
             problem = "" if expected == _scripts(after) else "the docker build rewrite came out differently"
@@ -1759,8 +1880,14 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
             touched += ("before_script", "script")
         original[name] = _without(before, touched)
         updated[name] = _without(after, touched)
+    for name in shared:
+        updated.pop(name)
     if original != updated:
         raise InputError(source.display_path, 1, 1, "internal error: the patch changed more than the Go caches; nothing was written")
+
+
+def _plain_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
 
 def _scripts(job: Any) -> dict[str, Any]:
