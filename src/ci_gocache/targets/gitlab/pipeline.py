@@ -1506,7 +1506,8 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
         job_plan.new_keys_edit = _insertion(text, newline, job_end, new_keys, f"ci-gocache keys for job {job.name}")
         edits.append(job_plan.new_keys_edit)
         merged_only = (set(nodes.merged_plain) - nodes.own_keys) & {"variables", "cache", "rules", "extends"}
-        if {"variables", "cache"} <= set(new_values) and not merged_only and _extends_editable(job, facts):
+        # The cache (and rules) can be shared; variables the job writes itself are extended in place.
+        if "cache" in new_values and not merged_only and _extends_editable(job, facts):
             job_plan.shareable = new_values
     return job_plan
 
@@ -1532,9 +1533,9 @@ def _extends_editable(job: GitlabJob, facts: GitlabFacts) -> bool:
     if node.tag == "!reference":
         return False
     if isinstance(node, ScalarNode):
-        return node.style is None or node.style in ("'", '"')
+        return node.style in (None, "", "'", '"')
     if isinstance(node, SequenceNode) and node.value:
-        return all(isinstance(item, ScalarNode) and item.style in (None, "'", '"') for item in node.value) and (
+        return all(isinstance(item, ScalarNode) and item.style in (None, "", "'", '"') for item in node.value) and (
             not node.flow_style or facts.text[node.end_mark.index - 1] == "]"
         )
     return False
