@@ -427,3 +427,14 @@ def test_until_a_revision_includes_it(tmp_path: Path) -> None:
     second = git(repo.root, "rev-parse", "HEAD~2").strip()
     document = json.loads(run_cli("simulate", str(repo.root), "--until", second, "--format", "json").stdout)
     assert document["commits"] == 2 and document["last"] == second
+
+
+def test_warm_start_from_a_skip_ci_commit_warms_nothing(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit("init", **{"go.mod": "module m\n", "go.sum": go_sum("a.example/x@v1.0.0")})
+    skipped = repo.commit("docs [skip ci]", **{"README": "x\n"})
+    repo.commit("code", **{"main.go": "1\n"})
+    warm = strategies(repo.root, "--since", "HEAD~2", "--warm-start")
+    from_skipped = strategies(repo.root, "--since", skipped, "--warm-start")
+    assert warm["setup-go"]["cold_runs"] == 0  # init ran before the window and filled the cache
+    assert from_skipped["setup-go"]["cold_runs"] == 1  # the commit before the window started no run
