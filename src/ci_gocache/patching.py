@@ -13,7 +13,6 @@ from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
 from ci_gocache.sourcefile import SourceFile, read_source, write_atomically
 from ci_gocache.targets import ALL_TARGETS, target_claiming, target_for_explicit_file
-from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
 from ci_gocache.targets.base import JobOutcome, PatchOptions
 from ci_gocache.textedit import OverlappingEdits, apply_edits
 
@@ -99,9 +98,16 @@ class RepoCache:
         root = find_repo_root(path)
         if root not in self._repos:
             repo = inspect_repo(root)
-            repo.dockerfile_cache_mounts = cache_mounts_after_patch
+            repo.dockerfile_cache_mounts = _dockerfile_cache_mounts
             self._repos[root] = repo
         return self._repos[root]
+
+
+def _dockerfile_cache_mounts(path: Path, repo: RepoFacts) -> list[dict[str, str]] | None:
+    """The Dockerfile target's answer, loaded only when a workflow asks for it."""
+    from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
+
+    return cache_mounts_after_patch(path, repo)
 
 
 def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, write: bool) -> FileResult:
