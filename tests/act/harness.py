@@ -48,7 +48,8 @@ ACTION_REPOSITORY = "acme/ci-gocache"
 ACTION_REF = "0123456789abcdef0123456789abcdef01234567"
 ACTION_VERSION = "v0.0.0"
 # References of the user's own steps in the workflows the tests write (not in pins.py).
-SETUP_GO_REFS = ("v5",)
+# `ci-gocache init` writes the pinned setup-go of pins.py.
+SETUP_GO_REFS = ("v5", PINNED_ACTIONS["actions/setup-go"].commit)
 COMPILED_PACKAGE = re.compile(r"/compile\s.*?\s-p\s+(\S+)")
 MODULE_ZIP_GET = re.compile(r"^# get https?://[^ ]+?/(\S+)/@v/(\S+)\.zip$", re.MULTILINE)
 CACHE_SAVED = re.compile(r"^Cache saved with key: (\S+)$", re.MULTILINE)
@@ -214,6 +215,7 @@ class ActRunner:
         ref: str = "refs/heads/main",
         matrix: str | None = None,
         refuse_saves_after: str | None = None,
+        job: str | None = None,
     ) -> ActRun:
         """One CI run of the work tree's workflow on a fresh runner.
 
@@ -241,6 +243,8 @@ class ActRunner:
             command += ["--local-repository", mapping]
         if matrix:
             command += ["--matrix", matrix]
+        if job:
+            command += ["-j", job]
         env = {
             key: value for key, value in os.environ.items()
             if not key.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "CI_GOCACHE_", "GO"))
