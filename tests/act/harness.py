@@ -4,9 +4,13 @@ One `ActRunner` is one self-hosted runner machine used for a whole history of CI
 - HOME is one fixed directory for every run, so GOMODCACHE and GOCACHE (under HOME) have the
   same paths each time; actions/cache versions a cache by its paths, so a HOME that moved would
   never hit. Go's directories are emptied before each run: every run starts as a fresh runner.
-- act puts the workspace at a new random path on every run (under HOME/.cache/act). Go puts a
-  package's directory into its build action IDs, so without more the build cache could never
-  hit; the runner's environment has GOFLAGS=-trimpath, which leaves the directory out.
+- act puts the workspace at a new random path on every run (under HOME/.cache/act), where a
+  GitHub runner has one fixed path. Go puts a package's directory into its build action IDs, so
+  the build cache could never hit: the runner's environment has GOFLAGS=-trimpath, which leaves
+  the directory out. Go's package index (GOCACHE entries "go index v2") still records each
+  main-module package's absolute directory, so every act run would add index entries that a
+  fixed-path runner reuses; GODEBUG=goindex=0 turns the index off. (In host mode act
+  always makes the workspace a new random directory; no flag fixes it.)
 - The cache server is act's built-in one, started by each `act` call on one storage directory
   (--cache-server-path), so the runs of a history share it as the runs of a repository share
   GitHub's cache.
@@ -248,6 +252,7 @@ class ActRunner:
         env.update(
             HOME=str(self.home),
             GOFLAGS="-trimpath -modcacherw",
+            GODEBUG="goindex=0",
             GOTOOLCHAIN="local",
             GOPROXY=os.environ.get("GOPROXY", "https://proxy.golang.org,direct"),
             PYTHONDONTWRITEBYTECODE="1",
