@@ -56,9 +56,11 @@ def test_key_command_prints_the_keys_the_action_computes(tmp_path):
     shutil.copytree(FIXTURE, workspace)
     job = Job(workspace, tmp_path / "temp", CacheStore(tmp_path / "store"), run_id="1001", job_id="build",
               env={"GOMODCACHE": str(tmp_path / "m"), "GOCACHE": str(tmp_path / "b"), "GOTOOLCHAIN": "local"})
+    job.matrix = {"go": "1.23", "tags": "netgo,osusergo"}
     action = job.use_action(main_action(), {"extra-key-parts": "linux-amd64"}, stop_after="keys").outputs
     completed = run_cli("key", str(workspace), "--os", "Linux", "--arch", "X64", "--job", "build",
-                        "--run", "1001-1", "--extra", "linux-amd64", "--format", "json")
+                        "--run", "1001-1", "--extra", "linux-amd64", "--matrix", json.dumps(job.matrix, indent=2),
+                        "--format", "json")
     assert completed.returncode == 0, completed.stderr
     printed = json.loads(completed.stdout)
     assert printed["module"]["key"] == action["module-key"]
@@ -73,7 +75,7 @@ def test_text_output_lists_sum_files_and_keys():
     assert completed.returncode == 0, completed.stderr
     assert "go.sum files (1):\n  go.sum  " in completed.stdout
     assert "module key:   gocache-v1-Linux-X64-gomod-" in completed.stdout
-    assert "build key:    gocache-v1-Linux-X64-gobuild-go1.23.4-build-" in completed.stdout
+    assert "build key:    gocache-v1-Linux-X64-gobuild-go1.23.4-build.-" in completed.stdout
 
 
 def test_previous_key_names_the_commit_and_the_go_sum_change(history):

@@ -8,9 +8,15 @@ Layout (parts joined with "-"):
 
     module key:  <prefix>-<os>-<arch>-gomod-<go.sum digest>
     restore:     <prefix>-<os>-<arch>-gomod-
-    build key:   <prefix>-<os>-<arch>-gobuild-<go version>-<job>[-<extra>...]-<go.sum digest>-<run>
-    restore:     <prefix>-<os>-<arch>-gobuild-<go version>-<job>[-<extra>...]-<go.sum digest>-
-                 <prefix>-<os>-<arch>-gobuild-<go version>-<job>[-<extra>...]-
+    build key:   <prefix>-<os>-<arch>-gobuild-<go version>-<job>.<scope>-<go.sum digest>-<run>
+    restore:     <prefix>-<os>-<arch>-gobuild-<go version>-<job>.<scope>-<go.sum digest>-
+                 <prefix>-<os>-<arch>-gobuild-<go version>-<job>.<scope>-
+
+A restore key names exactly one job and matrix leg: the Go version holds no "-" (see
+version_safe), a job id holds no "." (GitHub allows letters, digits, "-" and "_"), and the
+scope is empty or a fixed-length hex digest of the matrix leg and extra parts (scope_digest),
+so no other job's key starts with it. Matrix values never appear as text: a value with a
+comma (`netgo,osusergo`) or a long one would make the key invalid for actions/cache.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ class KeyParts:
     sums_digest: str
     go_version: str = ""
     job: str = ""
-    extra: tuple[str, ...] = field(default_factory=tuple)
+    scope: str = ""
     run: str = ""
 
 
@@ -59,8 +65,8 @@ def module_restore_keys(parts: KeyParts) -> list[str]:
 
 
 def build_key_base(parts: KeyParts) -> str:
-    scope = [parts.prefix, parts.os_name, parts.arch, BUILD_KIND, parts.go_version, parts.job, *parts.extra]
-    return _join([part for part in scope if part != ""]) + "-"
+    fixed = [parts.prefix, parts.os_name, parts.arch, BUILD_KIND, parts.go_version]
+    return _join([part for part in fixed if part != ""]) + f"-{parts.job}{JOB_END}{parts.scope}-"
 
 
 def build_cache_key(parts: KeyParts) -> str:
@@ -72,11 +78,58 @@ def build_restore_keys(parts: KeyParts) -> list[str]:
 
 
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._+=@~-]+")
+_VERSION_UNSAFE = re.compile(r"[^A-Za-z0-9._+]+")
+_JOB_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+JOB_END = "."  # ends the job id in a build key; GitHub job ids cannot hold it
+SCOPE_DIGEST_LENGTH = 12
+MAX_KEY_LENGTH = 512  # actions/cache rejects longer keys
+# The locate step's shell does what version_safe does, so raw steps and the action agree.
+VERSION_SAFE_SHELL = "tr -c 'A-Za-z0-9._+\\n' '_'"
 
 
 def key_safe(value: str) -> str:
     """A value fit for a cache key: actions/cache forbids commas, and keys stay readable."""
     return _KEY_UNSAFE.sub("_", value).strip("_") or "_"
+
+
+def version_safe(value: str) -> str:
+    """A Go version for a key: no "-", so the version ends where the next part starts.
+
+    `go env GOVERSION` can say `devel go1.25-abc123 ...` or `go1.24.0 X:boringcrypto`.
+    """
+    return _VERSION_UNSAFE.sub("_", value.strip()) or "_"
+
+
+def job_safe(value: str) -> str:
+    """A job id for a key: what GitHub allows in job ids, so JOB_END cannot occur in it."""
+    return _JOB_UNSAFE.sub("_", value.strip()) or "_"
+
+
+def scope_digest(matrix_json: str = "", extra: list[str] | tuple[str, ...] = ()) -> str:
+    """The build key's scope: a short digest of the matrix leg (`toJSON(matrix)`) and extra parts.
+
+    Empty when there is neither (a job without a matrix). A job without a matrix gets
+    `null` from toJSON(matrix); that counts as none. The raw steps compute the same digest in
+    the locate step (sha256 of the JSON text, first 12 hex digits) when the job has no extra parts.
+    """
+    text = matrix_json.strip()
+    if text == "null":
+        text = ""
+    lines = [part.strip() for part in extra if part.strip()]
+    if lines:
+        text = "\n".join([text, *lines])
+    if not text:
+        return ""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:SCOPE_DIGEST_LENGTH]
+
+
+def key_problem(key: str) -> str | None:
+    """Why actions/cache would reject this key, or None."""
+    if "," in key:
+        return "it holds a comma, which actions/cache does not allow in keys"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"it is {len(key)} characters long; actions/cache allows {MAX_KEY_LENGTH}"
+    return None
 
 
 # ---------------------------------------------------------------- go.sum discovery
@@ -369,6 +422,7 @@ def workspace_keys(
     arch: str,
     go_version: str,
     job: str,
+    matrix_json: str = "",
     extra: list[str] | tuple[str, ...] = (),
     run: str,
 ) -> WorkspaceKeys:
@@ -378,9 +432,9 @@ def workspace_keys(
         os_name=key_safe(os_name),
         arch=key_safe(arch),
         sums_digest=digest_files(root, sum_files),
-        go_version=key_safe(go_version),
-        job=key_safe(job),
-        extra=tuple(key_safe(part) for part in extra if part.strip()),
+        go_version=version_safe(go_version),
+        job=job_safe(job),
+        scope=scope_digest(matrix_json, extra),
         run=key_safe(run),
     )
     return WorkspaceKeys(parts=parts, sum_files=tuple(sum_files))

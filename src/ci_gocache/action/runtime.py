@@ -33,8 +33,8 @@ from ci_gocache.action.records import format_record
 
 SAVE_POLICIES = ("auto", "push", "always", "never")
 NEVER_SAVE_EVENTS = ("pull_request", "pull_request_target", "release")
+ALWAYS_SAVE_EVENTS = ("push", "schedule", "workflow_dispatch")
 STATE_VERSION = 1
-MAX_KEY_LENGTH = 512  # actions/cache rejects longer keys
 
 
 class ActionError(Exception):
@@ -217,12 +217,14 @@ def phase_keys(env: dict[str, str]) -> int:
         arch=env.get("RUNNER_ARCH", "") or "unknown",
         go_version=go_values["GOVERSION"] or "unknown",
         job=env.get("GITHUB_JOB", "") or "job",
+        matrix_json=env.get("CI_GOCACHE_MATRIX", ""),
         extra=inputs["extra"],
         run=f"{env.get('GITHUB_RUN_ID', '0')}-{env.get('GITHUB_RUN_ATTEMPT', '1')}",
     )
     for key in (computed.module_key, computed.build_key):
-        if len(key) > MAX_KEY_LENGTH:
-            raise ActionError(f"the key {key[:60]}... is {len(key)} characters, over 512; shorten key-prefix or extra-key-parts")
+        problem = keys.key_problem(key)
+        if problem:
+            raise ActionError(f"the key {key[:60]}... is not a valid cache key: {problem}; shorten key-prefix")
     path = state_path(env)
     state = {
         "v": STATE_VERSION,
@@ -342,7 +344,11 @@ def save_decision(policy: str, event_name: str, ref: str, branch: str) -> tuple[
     if ref.startswith("refs/pull/"):
         return False, "pull request refs never save"
     if policy == "always":
-        return True, "save is always"
+        # Only events a pull request cannot start: workflow_run, issue_comment and merge_group
+        # runs write in the default branch's scope with code a pull request may have brought.
+        if event_name in ALWAYS_SAVE_EVENTS and ref.startswith("refs/heads/"):
+            return True, f"save is always: a {event_name} run on a branch"
+        return False, f"save is always: only push, schedule and workflow_dispatch runs on a branch save, this run is {event_name or 'unknown'} on {ref or 'no ref'}"
     if event_name != "push" or not ref.startswith("refs/heads/"):
         return False, f"save is {policy}: only pushes save, this run is {event_name or 'unknown'}"
     if policy == "push":

@@ -33,7 +33,6 @@ from ci_gocache.targets.github.facts import (
     JobFacts,
     StepFacts,
     WorkflowFacts,
-    matrix_key_parts,
     matrix_values,
 )
 from ci_gocache.targets.github.steps import save_condition, set_step_inputs
@@ -49,6 +48,8 @@ ACTION_STEP_ID = "go-cache"
 SAVE_ACTION_STEP_ID = "go-cache-save"
 # Inputs of action.yml that --style action writes; tests/test_action_patch.py checks them against it.
 ACTION_SAVE_POLICIES = {"default-branch": "auto", "push": "push", "always": "always", "never": "never"}
+# --save-on always: the events that may save (see steps.save_condition and the action's save_decision).
+ALWAYS_SAVE_EVENTS = ("push", "schedule", "workflow_dispatch")
 FORMAT_ARGUMENT = re.compile(r"^format\('((?:[^']|'')*)', matrix\.([A-Za-z0-9_-]+)\)$")
 
 GO_USING_ACTIONS = ("golang/govulncheck-action", "ko-build/setup-ko")
@@ -605,11 +606,15 @@ def _policy_can_save(policy: str, triggers: list[str]) -> bool:
         return True
     if policy in ("default-branch", "push"):
         return "push" in triggers
-    return any(trigger not in ("pull_request", "pull_request_target") for trigger in triggers)
+    return any(trigger in ALWAYS_SAVE_EVENTS for trigger in triggers)
 
 
 def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
     sums = "${{ hashFiles(" + ", ".join(job.hash_arguments) + ") }}"
+    # Matrix values go in as the locate step's digest of toJSON(matrix): a value with a comma
+    # or a long one would make the key invalid, and legs that differ only in values the key
+    # did not name would share a build cache.
+    scope = f"${{{{ steps.{DIRS_STEP_ID}.outputs.matrix }}}}" if job.matrix else ""
     return keys.KeyParts(
         prefix=options.key_prefix,
         os_name="${{ runner.os }}",
@@ -617,9 +622,30 @@ def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
         sums_digest=sums,
         go_version=f"${{{{ steps.{DIRS_STEP_ID}.outputs.go-version }}}}",
         job="${{ github.job }}",
-        extra=tuple(matrix_key_parts(job.matrix)),
+        scope=scope,
         run="${{ github.run_id }}-${{ github.run_attempt }}",
     )
+
+
+def _locate_script(job: JobFacts) -> list[str]:
+    """The locate step's shell: cache directories, a key-safe Go version, the matrix digest."""
+    lines = [
+        "{",
+        '  echo "module-cache=$(go env GOMODCACHE)"',
+        '  echo "build-cache=$(go env GOCACHE)"',
+        f'  echo "go-version=$(go env GOVERSION | {keys.VERSION_SAFE_SHELL})"',
+    ]
+    if job.matrix:
+        # keys.scope_digest: the first 12 hex digits of sha256 over toJSON(matrix).
+        lines += [
+            "  if command -v sha256sum >/dev/null 2>&1; then",
+            "    digest=$(printf '%s' \"$CI_GOCACHE_MATRIX\" | sha256sum)",
+            "  else",
+            "    digest=$(printf '%s' \"$CI_GOCACHE_MATRIX\" | shasum -a 256)",
+            "  fi",
+            "  printf 'matrix=%.12s\\n' \"$digest\"",
+        ]
+    return lines + ['} >> "$GITHUB_OUTPUT"']
 
 
 def _first_cache_user(job: JobFacts) -> int | None:
@@ -792,23 +818,10 @@ def _steps_style_lines(
     dirs = f"steps.{DIRS_STEP_ID}.outputs"
     restore = pinned_uses("actions/cache/restore")
     save = pinned_uses("actions/cache/save")
-    locate = layout.step(
-        [
-            ("name", "Locate Go caches"),
-            ("id", DIRS_STEP_ID),
-            ("shell", job.shell),
-            (
-                "run",
-                [
-                    "{",
-                    '  echo "module-cache=$(go env GOMODCACHE)"',
-                    '  echo "build-cache=$(go env GOCACHE)"',
-                    '  echo "go-version=$(go env GOVERSION)"',
-                    '} >> "$GITHUB_OUTPUT"',
-                ],
-            ),
-        ]
-    )
+    locate_entries: list[tuple[str, Any]] = [("name", "Locate Go caches"), ("id", DIRS_STEP_ID), ("shell", job.shell)]
+    if job.matrix:
+        locate_entries.append(("env", {"CI_GOCACHE_MATRIX": "${{ toJSON(matrix) }}"}))
+    locate = layout.step(locate_entries + [("run", _locate_script(job))])
     module = layout.step(
         [
             ("name", "Restore Go module cache"),
@@ -896,9 +909,6 @@ def _action_style_lines(
     if modules:
         inputs["modules"] = modules
     inputs["key-prefix"] = options.key_prefix
-    extra = matrix_key_parts(job.matrix)
-    if extra:
-        inputs["extra-key-parts"] = extra
     inputs["save"] = ACTION_SAVE_POLICIES[options.save_on] if can_save else "never"
     restore = layout.step([("name", "Restore Go caches"), ("id", step_id), ("uses", reference), ("with", inputs)])
     save_reference = f"{options.action_repository}/save@{options.action_ref}"

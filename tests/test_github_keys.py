@@ -1,0 +1,108 @@
+"""Keys and save conditions the GitHub patcher writes (raw `steps` style), run as the runner would.
+
+The locate step runs in bash with the real `go`; the `${{ }}` expressions of keys and `if:`
+conditions are evaluated by the composite-action runner's evaluator (tests/support/composite.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from ci_gocache import keys
+from support.composite import evaluate, interpolate
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
+MATRIX_COMMAS = FIXTURES / "matrix-commas"
+
+
+def _steps(case: Path, workflow: str, job: str) -> dict[str, dict]:
+    document = YAML(typ="safe").load((case / "expected" / ".github" / "workflows" / workflow).read_text())
+    return {step.get("name", step.get("uses", "")): step for step in document["jobs"][job]["steps"]}
+
+
+def _locate_outputs(step: dict, matrix: dict | None, tmp_path: Path) -> dict[str, str]:
+    output = tmp_path / "output"
+    output.write_text("")
+    go = shutil.which("go")
+    assert go, "go is not on PATH (.ci/install-tools installs it)"
+    env = {"PATH": os.path.dirname(go) + ":/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_OUTPUT": str(output),
+           "GOTOOLCHAIN": "local"}
+    for name, value in (step.get("env") or {}).items():
+        env[name] = interpolate(str(value), {"matrix": matrix})
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env, check=True, cwd=tmp_path)
+    return dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+def _contexts(event: str, ref: str, steps: dict | None = None, matrix: dict | None = None) -> dict:
+    return {
+        "github": {"event_name": event, "ref": ref, "job": "build", "run_id": "7", "run_attempt": "1",
+                   "event": {"repository": {"default_branch": "main"}}},
+        "runner": {"os": "Linux", "arch": "X64"},
+        "steps": steps or {},
+        "matrix": matrix,
+    }
+
+
+LEGS = [
+    {"goarch": "amd64", "tags": "netgo,osusergo", "ldflags": "-s -w " + "x" * 600},
+    {"goarch": "arm64", "tags": "netgo,osusergo"},
+    {"goarch": "amd64", "tags": ""},
+    {"goarch": "arm64", "tags": ""},
+]
+
+
+def test_matrix_legs_get_valid_build_keys_of_their_own(tmp_path):
+    """Commas and long matrix values reach the key only as a digest (issue 10 point 9, 17 point 5)."""
+    steps = _steps(MATRIX_COMMAS, "build.yml", "build")
+    restore = steps["Restore Go build cache"]["with"]
+    digest = keys.digest_files(MATRIX_COMMAS / "repo", ["go.sum"])
+    built = []
+    for index, leg in enumerate(LEGS):
+        directory = tmp_path / str(index)
+        directory.mkdir()
+        outputs = _locate_outputs(steps["Locate Go caches"], leg, directory)
+        assert outputs["matrix"] == keys.scope_digest(json.dumps(leg, indent=2))
+        contexts = _contexts("push", "refs/heads/main", {"go-cache-dirs": {"outputs": outputs}}, leg)
+        key = interpolate(restore["key"].replace("${{ hashFiles('go.sum') }}", digest), contexts)
+        restore_keys = [interpolate(line.replace("${{ hashFiles('go.sum') }}", digest), contexts) for line in restore["restore-keys"].splitlines()]
+        for value in [key, *restore_keys]:
+            assert keys.key_problem(value) is None, value
+        built.append((key, restore_keys))
+    for mine, (_, restore_keys) in enumerate(built):
+        for other, (other_key, _) in enumerate(built):
+            if mine != other:
+                assert not any(other_key.startswith(prefix) for prefix in restore_keys), (LEGS[mine], LEGS[other])
+
+
+@pytest.mark.parametrize(
+    "event, ref, saves",
+    [
+        ("push", "refs/heads/main", True),
+        ("push", "refs/heads/feature", True),
+        ("schedule", "refs/heads/main", True),
+        ("workflow_dispatch", "refs/heads/main", True),
+        ("push", "refs/tags/v1.2.3", False),
+        ("workflow_run", "refs/heads/main", False),
+        ("issue_comment", "refs/heads/main", False),
+        ("merge_group", "refs/heads/gh-readonly-queue/main/pr-7-abc", False),
+        ("pull_request", "refs/pull/7/merge", False),
+        ("pull_request_target", "refs/heads/main", False),
+        ("schedule", "refs/pull/7/merge", False),
+    ],
+)
+def test_save_on_always_saves_on_branch_pushes_and_schedules_only(event, ref, saves):
+    """`--save-on always` never saves on events a pull request can start (issue 17 point 6)."""
+    steps = _steps(MATRIX_COMMAS, "build.yml", "build")
+    outputs = {"cache-hit": "false", "cache-primary-key": "k"}
+    contexts = _contexts(event, ref, {"go-mod-cache": {"outputs": outputs}, "go-build-cache": {"outputs": outputs}})
+    for name in ("Save Go module cache", "Save Go build cache"):
+        condition = steps[name]["if"].strip()
+        assert condition.startswith("${{") and condition.endswith("}}")
+        assert bool(evaluate(condition[3:-2], contexts, {"failed": False})) is saves, (name, event, ref)
