@@ -235,8 +235,8 @@ def _workspace_sum_files(root: Path, work_dir: str) -> set[str]:
 
 
 def all_sum_files(root: Path) -> list[str]:
-    """Every go.sum and go.work.sum below root, as `find . -name go.sum` would see them."""
-    return sorted(walk_files(root, set(SUM_FILE_NAMES)))
+    """Every go.sum and go.work.sum below root, in the order hashFiles('**/go.sum', '**/go.work.sum') hashes them."""
+    return sorted(walk_files(root, set(SUM_FILE_NAMES)), key=_components)
 
 
 def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
@@ -299,8 +299,45 @@ def glob_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+def _components(relative: str) -> list[str]:
+    return relative.split("/")
+
+
+def _glob_search_path(pattern: str) -> str:
+    """The directory (or file) @actions/glob starts from for a pattern: its segments before the first glob."""
+    segments = []
+    for segment in _normal(pattern.strip().removeprefix("./")).split("/"):
+        if any(char in segment for char in "*?["):
+            break
+        segments.append(segment)
+    return "/".join(segment for segment in segments if segment)
+
+
+def hashfiles_order(patterns: list[str], files: set[str] | list[str]) -> list[str]:
+    """`files` in the order GitHub's hashFiles() hashes them for these patterns.
+
+    The runner's glob library (@actions/glob) walks one search path per pattern, in the order
+    given, leaving out a search path below another one; each walk is depth-first with names in
+    byte order, which is the order of the paths' components (`foo/go.sum` before `foo-bar/go.sum`).
+    Files below no search path (a module found from a directory) follow in the same order.
+    """
+    search_paths: list[str] = []
+    for pattern in patterns:
+        if pattern.strip() and not pattern.strip().startswith("!"):
+            path = _glob_search_path(pattern)
+            if path not in search_paths:
+                search_paths.append(path)
+    kept = [path for path in search_paths if not any(other != path and _is_within(path, other) for other in search_paths)]
+    remaining = sorted(set(files), key=_components)
+    ordered: list[str] = []
+    for path in kept:
+        ordered.extend(file for file in remaining if _is_within(file, path))
+        remaining = [file for file in remaining if not _is_within(file, path)]
+    return ordered + remaining
+
+
 def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
-    """Files matched by go.sum globs (`**` allowed) or directories, relative to root.
+    """Files matched by go.sum globs (`**` allowed) or directories, relative to root, in hashFiles() order.
 
     All globs share one walk of the tree.
     """
@@ -322,7 +359,7 @@ def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
         names = None if any(any(c in part for c in "*?[") for part in last_parts) else set(last_parts)
         files.update(path for path in walk_files(root, names) if any(glob.match(path) for glob in globs))
     files.update(sum_files_for_directories(root, directories))
-    return sorted(files)
+    return hashfiles_order([pattern for pattern in patterns if pattern.strip() not in directories], files)
 
 
 # ---------------------------------------------------------------- digests

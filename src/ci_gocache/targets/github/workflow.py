@@ -53,7 +53,6 @@ ALWAYS_SAVE_EVENTS = ("push", "schedule", "workflow_dispatch")
 FORMAT_ARGUMENT = re.compile(r"^format\('((?:[^']|'')*)', matrix\.([A-Za-z0-9_-]+)\)$")
 
 GO_USING_ACTIONS = ("golang/govulncheck-action", "ko-build/setup-ko")
-CD_COMMAND = re.compile(r"(?:^|[;&]\s*)\s*cd\s+([^\s;&|]+)", re.MULTILINE)
 MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
@@ -469,21 +468,29 @@ def _resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any]
         return cleaned
 
     directories: list[str] = []
+    dependency_globs: list[str] = []
     for step in facts.steps:
         candidates: list[str] = []
         if step.needs_go:
             base = step.working_directory or facts.working_directory or ""
             candidates.append(base)
-            for match in CD_COMMAND.finditer(step.run or ""):
-                target = match.group(1).strip("'\"")
-                candidates.append(f"{base}/{target}" if base and not target.startswith("/") else target)
+            for target in script_directories(step.run or ""):
+                candidates.append(f"{base}/{target}" if base and not target.startswith(("/", "$")) else target)
             if step.action == LINT_ACTION and step.inputs.get("working-directory"):
                 candidates.append(str(step.inputs["working-directory"]))
         if step.action == SETUP_GO:
-            for input_name in ("go-version-file", "cache-dependency-path"):
-                value = step.inputs.get(input_name)
-                if isinstance(value, str) and value.strip() and "\n" not in value.strip() and "*" not in value:
-                    candidates.append(value.strip().rsplit("/", 1)[0] if "/" in value else "")
+            value = step.inputs.get("go-version-file")
+            if isinstance(value, str) and value.strip() and "\n" not in value.strip() and "*" not in value:
+                candidates.append(value.strip().rsplit("/", 1)[0] if "/" in value else "")
+            # cache-dependency-path is the user's own statement of what the job depends on.
+            for entry in str(step.inputs.get("cache-dependency-path") or "").splitlines():
+                entry = entry.strip()
+                if not entry:
+                    continue
+                if any(char in entry for char in "*?["):
+                    dependency_globs.append(entry)
+                else:
+                    candidates.append(entry.rsplit("/", 1)[0] if "/" in entry else "")
         for candidate in candidates:
             if candidate not in directories:
                 directories.append(candidate)
@@ -510,13 +517,70 @@ def _resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any]
             if file not in sum_files:
                 sum_files.append(file)
                 hash_arguments.append(_quote(_workspace_path(checkout_prefix, file)))
+    for pattern in dependency_globs:
+        relative = repo_relative(pattern)
+        if relative is None:
+            unknown = True
+            continue
+        argument = _quote(_workspace_path(checkout_prefix, relative))
+        if argument not in hash_arguments:
+            hash_arguments.append(argument)
+        sum_files.extend(file for file in keys.expand_sum_globs(repo.root, [relative]) if file not in sum_files)
     if not sum_files and not hash_arguments:
         unknown = True
-    if unknown and not hash_arguments:
+    if unknown:
+        # A directory the tool cannot name before the run (a loop over `find`, a variable):
+        # every go.sum and go.work.sum, so that no module's dependency bump leaves the key as it was.
         hash_arguments = [_quote(_workspace_path(checkout_prefix, "**/go.sum")), _quote(_workspace_path(checkout_prefix, "**/go.work.sum"))]
+        sum_files = keys.all_sum_files(repo.root)
     facts.module_directories = directories
     facts.sum_files = sorted(sum_files)
     facts.hash_arguments = hash_arguments
+
+
+_DIRECTORY_COMMAND = re.compile(
+    r"(?:^|[;&|(]|\bthen|\bdo|\belse)\s*(?:cd|pushd)\s+([^\s;&|)]+)"
+    r"|(?:^|[\s;&|(`])go\s+-C(?:\s+|=)([^\s;&|)]+)",
+    re.MULTILINE,
+)
+_FOR_LOOP = re.compile(r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+([^;\n]*?)\s*(?:;|\n)\s*do\b")
+# Go run in directories that only the run knows: `find ... -execdir go`, `xargs ... go`.
+_RUNTIME_DIRECTORIES = re.compile(r"-execdir\s+(?:\S+/)?go\s|\bxargs\b[^\n|;]*\bgo\s")
+_VARIABLE = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?(.*)$")
+
+
+def script_directories(run: str) -> list[str]:
+    """The directories a script runs Go in: `cd dir`, `(cd dir && go ...)`, `pushd dir`, `go -C dir`,
+    and loops over literal lists (`for d in a b; do (cd "$d" && go test ./...); done`).
+
+    A directory computed at run time (`$(find ...)`, a glob, another variable) comes back as
+    "$" so that the caller falls back to every go.sum.
+    """
+    loops: dict[str, list[str] | None] = {}
+    for match in _FOR_LOOP.finditer(run):
+        words = match.group(2).split()
+        literal = all(not any(char in word for char in "$`*?[(") for word in words)
+        loops[match.group(1)] = [word.strip("'\"") for word in words] if literal and words else None
+    directories: list[str] = []
+    if _RUNTIME_DIRECTORIES.search(run):
+        directories.append("$")
+    for match in _DIRECTORY_COMMAND.finditer(run):
+        target = (match.group(1) or match.group(2) or "").strip("'\"")
+        if not target or target == "-":
+            continue
+        variable = _VARIABLE.match(target)
+        if variable:
+            values = loops.get(variable.group(1))
+            if values is None:
+                directories.append("$")
+                continue
+            rest = variable.group(2).strip("'\"")
+            directories.extend(value + rest for value in values)
+        elif any(char in target for char in "$`*?["):
+            directories.append("$")
+        else:
+            directories.append(target)
+    return directories
 
 
 def _workspace_path(prefix: str, relative: str) -> str:
