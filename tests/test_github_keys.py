@@ -7,6 +7,7 @@ conditions are evaluated by the composite-action runner's evaluator (tests/suppo
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from ruamel.yaml import YAML
 
 from ci_gocache import keys
 from support.composite import evaluate, interpolate
+from support.hashfiles import hash_files
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
 MATRIX_COMMAS = FIXTURES / "matrix-commas"
@@ -106,3 +108,37 @@ def test_save_on_always_saves_on_branch_pushes_and_schedules_only(event, ref, sa
         condition = steps[name]["if"].strip()
         assert condition.startswith("${{") and condition.endswith("}}")
         assert bool(evaluate(condition[3:-2], contexts, {"failed": False})) is saves, (name, event, ref)
+
+
+MODULE_LOOPS = FIXTURES / "module-loops"
+HASH_FILES = re.compile(r"hashFiles\(((?:'(?:[^']|'')*'(?:,\s*)?)+)\)")
+
+
+def _module_key_patterns(job: str) -> list[str]:
+    key = _steps(MODULE_LOOPS, "ci.yml", job)["Restore Go module cache"]["with"]["key"]
+    match = HASH_FILES.search(key)
+    assert match, key
+    return [literal.replace("''", "'") for literal in re.findall(r"'((?:[^']|'')*)'", match.group(1))]
+
+
+@pytest.mark.parametrize(
+    "bumped, changes",
+    [
+        ("worker/go.sum", {"all-modules", "subshells", "loop", "found-at-run-time"}),
+        ("api/go.sum", {"all-modules", "subshells", "loop", "found-at-run-time"}),
+        ("tools/go.sum", {"all-modules", "found-at-run-time"}),
+    ],
+)
+def test_a_sub_modules_dependency_bump_changes_the_module_key_of_jobs_that_build_it(bumped, changes, tmp_path):
+    """cache-dependency-path globs, `(cd dir && go ...)`, `go -C`, loops over literal module lists,
+    and every go.sum when the loop's list is computed at run time (issue 10 point 5). hashFiles()
+    is the runner's own (@actions/glob), run on the fixture before and after the bump."""
+    root = tmp_path / "repo"
+    shutil.copytree(MODULE_LOOPS / "repo", root)
+    jobs = ["all-modules", "subshells", "loop", "found-at-run-time"]
+    before = {job: hash_files(root, _module_key_patterns(job))["digest"] for job in jobs}
+    with open(root / bumped, "a") as handle:
+        handle.write("golang.org/x/text v0.16.0 h1:a94ExnEXNtEwYLGJSIUxnWoxoRz/ZcCsV63ROupILh4=\n")
+    after = {job: hash_files(root, _module_key_patterns(job))["digest"] for job in jobs}
+    assert all(before[job] for job in jobs)
+    assert {job for job in jobs if before[job] != after[job]} == changes

@@ -8,26 +8,12 @@ The one documented difference: keys.py does not descend into keys.SKIPPED_DIRECT
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ci_gocache import keys
-
-HASHFILES = Path(__file__).resolve().parent / "hashfiles" / "hashfiles.js"
-
-
-def hash_files(root: Path, patterns: list[str]) -> dict:
-    node = shutil.which("node")
-    assert node, "node is not on PATH"
-    assert (HASHFILES.parent / "node_modules" / "@actions" / "glob").is_dir(), "run .ci/install-tools (@actions/glob)"
-    completed = subprocess.run([node, str(HASHFILES), *patterns], cwd=root, capture_output=True, text=True, timeout=60, check=True)
-    # @actions/core prints ::debug:: lines first; the result is the last line.
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
+from support.hashfiles import hash_files
 
 def _tree(root: Path, files: list[str]) -> Path:
     for relative in files:
