@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ci_gocache import keys
-from ci_gocache.action import trim
+from ci_gocache.action import modcache, trim
 from ci_gocache.action.records import format_record
 
 SAVE_POLICIES = ("auto", "push", "always", "never")
@@ -360,6 +360,32 @@ def save_decision(policy: str, event_name: str, ref: str, branch: str) -> tuple[
     return True, f"a push to the default branch {branch}"
 
 
+def complete_module_cache(state: dict[str, Any], module: dict[str, Any], env: dict[str, str]) -> None:
+    """Before a module save on a miss: every module the keyed go.sum files need, and no other.
+
+    The first job to finish writes the shared module key, whatever part of the modules it used;
+    and a restore through `...-gomod-` brings older module sets that would be saved again.
+    """
+    root = Path(state["workspace"])
+    sum_files = [path for path in state.get("sum_files", []) if os.path.basename(path) in keys.SUM_FILE_NAMES]
+    if not sum_files:
+        return
+    started = time.time()
+    problems = modcache.download(root, sum_files, env)
+    for problem in problems:
+        warning(f"go mod download before the module cache save: {problem}")
+    downloaded = time.time()
+    result = modcache.prune(module["dir"], modcache.listed_versions(root, sum_files))
+    module["download_seconds"] = round(downloaded - started, 3)
+    module["prune_seconds"] = round(time.time() - downloaded, 3)
+    module["pruned_versions"], module["pruned_bytes"] = result.dropped_versions, result.dropped_bytes
+    print(
+        f"module cache: go mod download in {len(modcache.module_directories(root, sum_files))} module(s) "
+        f"({module['download_seconds']:.1f} s); pruned {result.dropped_versions} module versions no go.sum lists "
+        f"({human_bytes(result.dropped_bytes)})"
+    )
+
+
 def phase_prepare_save(env: dict[str, str]) -> int:
     state = load_state(env)
     allowed, reason = save_decision(
@@ -375,6 +401,7 @@ def phase_prepare_save(env: dict[str, str]) -> int:
         module["save"], module["save_reason"] = False, "the module cache is empty"
     else:
         module["save"], module["save_reason"] = True, reason
+        complete_module_cache(state, module, env)
     build = state["build"]
     outputs = {
         "save-module": "true" if module["save"] else "false",
