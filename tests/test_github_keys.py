@@ -142,3 +142,67 @@ def test_a_sub_modules_dependency_bump_changes_the_module_key_of_jobs_that_build
     after = {job: hash_files(root, _module_key_patterns(job))["digest"] for job in jobs}
     assert all(before[job] for job in jobs)
     assert {job for job in jobs if before[job] != after[job]} == changes
+
+
+ACTION_MODULE = Path(__file__).resolve().parent / "fixtures" / "action" / "module"
+SIMPLE_WORKFLOW = """name: ci
+on:
+  push:
+    branches: [main]
+permissions:
+  contents: read
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          persist-credentials: false
+      - uses: actions/setup-go@v5
+        with:
+          go-version-file: go.mod
+      - run: go build ./ids
+"""
+
+
+def _go_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    go = shutil.which("go")
+    assert go, "go is not on PATH (.ci/install-tools installs it)"
+    return {"PATH": os.path.dirname(go) + ":/usr/bin:/bin", "HOME": str(tmp_path), "GOTOOLCHAIN": "local",
+            "GOCACHE": str(tmp_path / "gobuild"), "GOFLAGS": "-buildvcs=false", "RUNNER_OS": "Linux",
+            "RUNNER_TEMP": str(tmp_path / "temp"), **extra}
+
+
+def test_raw_steps_complete_and_prune_the_module_cache_before_saving(tmp_path):
+    """The job built only ./ids from a cache restored through `...-gomod-` that also held an
+    older golang.org/x/text; after the completion step the cache holds what go.sum lists (all of
+    it: the whole module builds with the proxy off) and not the older version (issue 10 point 6,
+    issue 17 point 8). Real go and the Go module proxy."""
+    from support.cli import run_cli
+
+    repo = tmp_path / "repo"
+    shutil.copytree(ACTION_MODULE, repo)
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "ci.yml").write_text(SIMPLE_WORKFLOW)
+    assert run_cli("patch", cwd=repo).returncode == 0
+    document = YAML(typ="safe").load((repo / ".github" / "workflows" / "ci.yml").read_text())
+    steps = {step.get("name"): step for step in document["jobs"]["build"]["steps"]}
+    complete = steps["Complete the Go module cache"]
+    module_cache = tmp_path / "gomod"
+    (tmp_path / "temp").mkdir()
+    env = _go_env(tmp_path, GOMODCACHE=str(module_cache))
+    # the restored cache: an older x/text only; then the job's own partial build
+    subprocess.run(["go", "mod", "download", "golang.org/x/text@v0.20.0"], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run(["go", "build", "./ids"], cwd=repo, env=env, check=True, capture_output=True)
+    step_env = {**env, "MODULE_CACHE": str(module_cache), "RESTORED_FROM": "gocache-v1-Linux-X64-gomod-"}
+    completed = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", complete["run"]],
+                               cwd=repo, env=step_env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    assert "::warning" not in completed.stdout
+    zips = {path.name for path in (module_cache / "cache" / "download" / "golang.org" / "x" / "text" / "@v").glob("*.zip")}
+    assert zips == {"v0.21.0.zip"}
+    offline = subprocess.run(["go", "build", "./..."], cwd=repo, env={**env, "GOPROXY": "off", "GOFLAGS": "-mod=mod"},
+                             capture_output=True, text=True)
+    assert offline.returncode == 0, offline.stderr
+    assert not (tmp_path / "temp" / "ci-gocache-restored-modules").exists()
+    subprocess.run(["chmod", "-R", "u+w", str(module_cache)], check=True)

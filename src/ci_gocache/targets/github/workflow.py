@@ -44,6 +44,7 @@ NAME = "github"
 DIRS_STEP_ID = "go-cache-dirs"
 MODULE_STEP_ID = "go-mod-cache"
 BUILD_STEP_ID = "go-build-cache"
+COMPLETE_MODULES_STEP_ID = "go-mod-complete"
 ACTION_STEP_ID = "go-cache"
 SAVE_ACTION_STEP_ID = "go-cache-save"
 # Inputs of action.yml that --style action writes; tests/test_action_patch.py checks them against it.
@@ -536,6 +537,8 @@ def _resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any]
     facts.module_directories = directories
     facts.sum_files = sorted(sum_files)
     facts.hash_arguments = hash_arguments
+    roots = sorted({keys._normal(file.rpartition("/")[0]) for file in sum_files}, key=lambda path: path.split("/"))
+    facts.module_roots = [_workspace_path(checkout_prefix, root) if root else (checkout_prefix or ".") for root in roots]
 
 
 _DIRECTORY_COMMAND = re.compile(
@@ -918,16 +921,35 @@ def _steps_style_lines(
     )
     saves: list[list[str]] = []
     condition = save_condition(options.save_on)
+    module_save_condition = (
+        f"${{{{ !cancelled() && steps.{module_step_id}.outputs.cache-hit != 'true'"
+        f" && steps.{module_step_id}.outputs.cache-primary-key != '' && {condition} }}}}"
+    )
+    if can_save and condition and job.module_roots:
+        saves.append(
+            layout.step(
+                [
+                    ("name", "Complete the Go module cache"),
+                    ("id", COMPLETE_MODULES_STEP_ID),
+                    ("if", module_save_condition),
+                    ("shell", job.shell),
+                    (
+                        "env",
+                        {
+                            "MODULE_CACHE": f"${{{{ {dirs}.module-cache }}}}",
+                            "RESTORED_FROM": f"${{{{ steps.{module_step_id}.outputs.cache-matched-key }}}}",
+                        },
+                    ),
+                    ("run", _complete_modules_script(job.module_roots)),
+                ]
+            )
+        )
     if can_save and condition:
         saves.append(
             layout.step(
                 [
                     ("name", "Save Go module cache"),
-                    (
-                        "if",
-                        f"${{{{ !cancelled() && steps.{module_step_id}.outputs.cache-hit != 'true'"
-                        f" && steps.{module_step_id}.outputs.cache-primary-key != '' && {condition} }}}}",
-                    ),
+                    ("if", module_save_condition),
                     ("uses", save),
                     (
                         "with",
@@ -959,6 +981,40 @@ def _steps_style_lines(
             )
         )
     return [locate, module, build], saves
+
+
+def _complete_modules_script(module_roots: list[str]) -> list[str]:
+    """Shell that makes the module cache hold exactly the keyed go.sum files' modules.
+
+    Whatever part of the modules this job used, the shared module key gets all of them; and
+    the older module sets a restore through `...-gomod-` brought are left out: the restored
+    cache moves aside and serves as a local GOPROXY (file://), so only what it lacks comes
+    from the network. On Windows (no file:// path from bash) it only downloads. It never
+    fails the job: on a failed download the restored cache goes back as it was.
+    """
+    quoted = " ".join(_shell_word(root) for root in module_roots)
+    return [
+        "older=",
+        'if [ -n "$RESTORED_FROM" ] && [ "${RUNNER_OS:-}" != Windows ] && [ -d "$MODULE_CACHE" ]; then',
+        '  older="${RUNNER_TEMP:-/tmp}/ci-gocache-restored-modules"',
+        '  rm -rf "$older" && mv "$MODULE_CACHE" "$older" || older=',
+        "fi",
+        'proxy="$(go env GOPROXY)"',
+        'if [ -n "$older" ]; then proxy="file://$older/cache/download,$proxy"; fi',
+        "status=0",
+        f"for module in {quoted}; do",
+        '  (cd "$module" && GOPROXY="$proxy" GOFLAGS=-mod=mod go mod download) || status=1',
+        "done",
+        'if [ -n "$older" ]; then',
+        '  chmod -R u+w "$older" "$MODULE_CACHE" 2>/dev/null || true',
+        '  if [ "$status" != 0 ]; then rm -rf "$MODULE_CACHE" && mv "$older" "$MODULE_CACHE"; else rm -rf "$older"; fi',
+        "fi",
+        'if [ "$status" != 0 ]; then echo "::warning title=ci-gocache::go mod download failed; the module cache is saved as the job left it"; fi',
+    ]
+
+
+def _shell_word(text: str) -> str:
+    return text if re.fullmatch(r"[A-Za-z0-9_./@+-]+", text) else "'" + text.replace("'", "'\\''") + "'"
 
 
 def _action_style_lines(
@@ -1003,7 +1059,7 @@ def _action_modules(job: JobFacts) -> list[str]:
 # ---------------------------------------------------------------- verification
 
 
-OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, ACTION_STEP_ID, SAVE_ACTION_STEP_ID}
+OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, COMPLETE_MODULES_STEP_ID, ACTION_STEP_ID, SAVE_ACTION_STEP_ID}
 TOUCHED_INPUTS = {SETUP_GO: ("cache",), LINT_ACTION: ("skip-pkg-cache", "skip-build-cache")}
 
 
