@@ -23,6 +23,9 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -537,6 +540,53 @@ def summary_markdown(state: dict[str, Any], records: list[dict[str, Any]]) -> st
     return "\n".join(lines) + "\n"
 
 
+def superseded_build_key(state: dict[str, Any]) -> str:
+    """The build entry this job's new save replaces: the one it restored, when it is of the same
+    job and matrix leg (its scope restore key) and not the key just saved. Else ""."""
+    build = state["build"]
+    matched = build.get("matched_key", "")
+    scope = build["restore_keys"][-1] if build.get("restore_keys") else ""
+    if not build.get("saved") or not matched or not scope or matched == build["key"] or not matched.startswith(scope):
+        return ""
+    return matched
+
+
+def delete_superseded(state: dict[str, Any], env: dict[str, str]) -> str:
+    """DELETE /repos/{owner}/{repo}/actions/caches?key=...&ref=... for the superseded build entry.
+
+    Only this run's ref: an entry of another branch's scope (the default branch's, restored by a
+    feature-branch run) is not found there and stays. Never fails the job; returns the deleted key.
+    """
+    key = superseded_build_key(state)
+    repository, token = env.get("GITHUB_REPOSITORY", ""), env.get("CI_GOCACHE_TOKEN", "")
+    if not key or not repository or not token:
+        return ""
+    query = urllib.parse.urlencode({"key": key, "ref": env.get("GITHUB_REF", "")})
+    url = f"{env.get('GITHUB_API_URL', 'https://api.github.com').rstrip('/')}/repos/{repository}/actions/caches?{query}"
+    request = urllib.request.Request(
+        url,
+        method="DELETE",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            print(f"build cache: superseded entry {key} not found in {env.get('GITHUB_REF', '')}; nothing deleted")
+        elif error.code == 403:
+            warning("delete-superseded: the token may not delete caches; give the job `permissions: actions: write`")
+        else:
+            warning(f"delete-superseded: the cache API answered {error.code} for {key}")
+        return ""
+    except (OSError, ValueError) as error:
+        warning(f"delete-superseded: could not reach the cache API ({error})")
+        return ""
+    print(f"build cache: deleted the superseded entry {key}")
+    state["build"]["deleted_superseded"] = key
+    return key
+
+
 def phase_report(env: dict[str, str]) -> int:
     state = load_state(env)
     now = time.time()
@@ -557,6 +607,7 @@ def phase_report(env: dict[str, str]) -> int:
             cache["save_seconds"] = spans[name]
             cache["saved_bytes"] = trim.directory_size(cache["dir"])[1]
         outputs[f"{name}-saved"] = "true" if cache["saved"] else "false"
+    outputs["deleted-key"] = delete_superseded(state, env) if _flag(env, "CI_GOCACHE_DELETE_SUPERSEDED", "delete-superseded", False) else ""
     outputs["trimmed-entries"] = str(state["build"].get("trimmed_entries", 0))
     outputs["trimmed-bytes"] = str(state["build"].get("trimmed_bytes", 0))
     records = build_records(state, env)
