@@ -155,3 +155,24 @@ def _check_idempotent(
         raise InputError(
             candidate.shown, 1, 1, "internal error: a second run would change the file again; nothing was written"
         )
+
+
+def patch_text(
+    text: str, relative_path: str, target: ModuleType, repo: RepoFacts, options: PatchOptions
+) -> tuple[str, list[JobOutcome], list[Notice]]:
+    """Patch text that is not on disk yet (what `ci-gocache init` emits), verified like a file.
+
+    Raises InputError when the patched text does not verify or a second run would change it.
+    """
+    source = SourceFile(repo.root / relative_path, relative_path, text, False, "\n", 0o644)
+    facts = target.inspect(source, repo)
+    plan = target.plan(facts, options)
+    new_text = apply_edits(text, plan.edits)
+    if new_text != text:
+        new_facts = target.verify(source, facts, new_text, options)
+        if new_facts is None:
+            again = SourceFile(source.path, relative_path, new_text, False, "\n", 0o644)
+            new_facts = target.inspect(again, repo)
+        if target.plan(new_facts, options).edits:
+            raise InputError(relative_path, 1, 1, "internal error: a second run would change the file again")
+    return new_text, plan.jobs, plan.notices

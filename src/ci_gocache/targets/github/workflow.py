@@ -93,7 +93,8 @@ def _action_of(uses: str | None) -> tuple[str | None, str | None]:
 
 
 def _major_version(ref: str | None) -> int | None:
-    match = re.match(r"v?(\d+)", ref or "")
+    # A full commit SHA can start with digits; only a tag such as v4, v4.2 or 4.2.1 names a version.
+    match = re.fullmatch(r"v?(\d+)(?:\.\d+)*", ref or "")
     return int(match.group(1)) if match else None
 
 
