@@ -3,7 +3,8 @@ library (@actions/glob 0.4.0 from npm, installed by .ci/install-tools into tests
 
 For the same patterns both must hash the same files in the same order, so that a digest the
 action computes and one a raw-steps key holds can be compared (`ci-gocache key --previous-key`).
-The one documented difference: keys.py does not descend into keys.SKIPPED_DIRECTORIES.
+The one documented difference: keys.py does not descend into the directories Go skips
+(keys.skipped_directory: vendor, testdata, node_modules, and names starting with "." or "_").
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _tree(root: Path, files: list[str]) -> Path:
 
 
 LAYOUTS = {
-    "prefix-names": ["go.sum", "foo/go.sum", "foo-bar/go.sum", "foo.d/go.sum", "foo/sub/go.sum", "Foo/go.sum", "_tools/go.sum"],
+    "prefix-names": ["go.sum", "foo/go.sum", "foo-bar/go.sum", "foo.d/go.sum", "foo/sub/go.sum", "Foo/go.sum", "tools_/go.sum"],
     "workspace": ["go.work.sum", "a/go.sum", "b/go.sum", "b/internal/x/go.sum", "c d/go.sum"],
     "deep": ["x/y/z/go.sum", "x/go.sum", "x/y/go.sum", "x-y/go.sum", "go.sum"],
 }
@@ -58,13 +59,13 @@ def test_every_go_sum_fallback_equals_hashfiles_of_both_globs(tmp_path):
 
 
 def test_the_one_difference_is_the_skipped_directories(tmp_path):
-    """hashFiles('**/go.sum') also hashes vendor/, testdata/, node_modules/ and .git/; keys.py does not."""
+    """hashFiles('**/go.sum') also hashes vendor/, testdata/, node_modules/, .git/ and _tools/; keys.py does not."""
     kept = ["go.sum", "api/go.sum"]
-    skipped = ["vendor/example.com/x/go.sum", "api/testdata/fixture/go.sum", "web/node_modules/m/go.sum", ".git/x/go.sum"]
+    skipped = ["vendor/example.com/x/go.sum", "api/testdata/fixture/go.sum", "web/node_modules/m/go.sum", ".git/x/go.sum", "_tools/go.sum"]
     root = _tree(tmp_path, kept + skipped)
     expected = hash_files(root, ["**/go.sum"])
     files = keys.expand_sum_globs(root, ["**/go.sum"])
     assert files == [file for file in expected["files"] if file in kept]
     assert sorted(set(expected["files"]) - set(files)) == sorted(skipped)
     for file in skipped:
-        assert set(file.split("/")) & keys.SKIPPED_DIRECTORIES
+        assert any(keys.skipped_directory(part) for part in file.split("/")[:-1])

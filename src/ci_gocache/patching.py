@@ -12,8 +12,7 @@ from typing import Any
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
 from ci_gocache.sourcefile import SourceFile, read_source, write_atomically
-from ci_gocache.targets import target_claiming, target_for_explicit_file
-from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
+from ci_gocache.targets import ALL_TARGETS, target_claiming, target_for_explicit_file
 from ci_gocache.targets.base import JobOutcome, PatchOptions
 from ci_gocache.textedit import OverlappingEdits, apply_edits
 
@@ -29,6 +28,9 @@ class FileResult:
     jobs: list[JobOutcome] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     error: InputError | None = None
+    # The file's facts as written (patched or not), for checks across files (cache flow).
+    facts: Any = None
+    source_path: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -96,9 +98,16 @@ class RepoCache:
         root = find_repo_root(path)
         if root not in self._repos:
             repo = inspect_repo(root)
-            repo.dockerfile_cache_mounts = cache_mounts_after_patch
+            repo.dockerfile_cache_mounts = _dockerfile_cache_mounts
             self._repos[root] = repo
         return self._repos[root]
+
+
+def _dockerfile_cache_mounts(path: Path, repo: RepoFacts) -> list[dict[str, str]] | None:
+    """The Dockerfile target's answer, loaded only when a workflow asks for it."""
+    from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
+
+    return cache_mounts_after_patch(path, repo)
 
 
 def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, write: bool) -> FileResult:
@@ -112,10 +121,14 @@ def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, wr
         facts = target.inspect(source, repos.for_file(candidate.path))
         plan = target.plan(facts, options)
         new_text = apply_edits(source.text, plan.edits)
-        result = FileResult(candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices)
+        result = FileResult(
+            candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices, facts=facts,
+            source_path=Path(os.path.abspath(candidate.path)),
+        )
         if new_text == source.text:
             return result
         new_facts = target.verify(source, facts, new_text, options)
+        result.facts = new_facts
         _check_idempotent(target, source, new_text, new_facts, options, repos, candidate)
         result.status = "changed"
         result.diff = "".join(
@@ -155,6 +168,43 @@ def _check_idempotent(
         raise InputError(
             candidate.shown, 1, 1, "internal error: a second run would change the file again; nothing was written"
         )
+
+
+def cache_flow(results: list[FileResult], repos: RepoCache) -> list[Any]:
+    """Cache-flow findings (targets with a `flow` function) for the restores of the jobs
+    patched in this run: each says which jobs save the cache, or that none does.
+
+    Every CI file of the repository counts as a possible saver, also the ones not passed.
+    """
+    groups: dict[tuple[str, Path], dict[Path, Any]] = {}
+    targets: dict[str, ModuleType] = {}
+    patched: set[tuple[str, str]] = set()
+    for result in results:
+        target = ALL_TARGETS.get(result.target)
+        if target is None or not hasattr(target, "flow") or result.facts is None or result.source_path is None:
+            continue
+        root = repos.for_file(result.source_path).root
+        targets[result.target] = target
+        groups.setdefault((result.target, root), {})[result.source_path] = result.facts
+        patched.update((result.facts.path, job.job) for job in result.jobs if job.outcome == "patched")
+    findings: list[Any] = []
+    for (name, root), facts_by_path in groups.items():
+        target = targets[name]
+        repo = repos.for_file(next(iter(facts_by_path)))
+        everything = list(facts_by_path.values())
+        for relative in target.repository_files(repo):
+            path = Path(os.path.abspath(root / relative))
+            if path in facts_by_path:
+                continue
+            try:
+                everything.append(target.inspect(read_source(path, relative), repo))
+            except InputError:
+                continue
+        findings.extend(
+            finding for finding in target.flow(everything)
+            if (finding.restore.path, finding.restore.job) in patched
+        )
+    return findings
 
 
 def patch_text(

@@ -140,6 +140,21 @@ def prune(module_cache: str, listed: set[tuple[str, str]]) -> PruneResult:
     return result
 
 
+def holds_modules(module_cache: str) -> bool:
+    """Whether the module cache already holds a module (other than Go toolchains): before the
+    restore, that means a persistent cache (self-hosted runner) that other jobs may share."""
+    download = os.path.join(module_cache, "cache", "download")
+    for directory, subdirectories, files in os.walk(download):
+        if os.path.basename(directory) == "@v":
+            subdirectories[:] = []
+            module = os.path.relpath(os.path.dirname(directory), download).replace(os.sep, "/")
+            if any(name.endswith(".zip") for name in files) and not _kept(module, "", set()):
+                return True
+        elif directory == download:
+            subdirectories[:] = [name for name in subdirectories if name != "sumdb"]
+    return False
+
+
 def module_directories(root: Path, sum_files: list[str]) -> list[Path]:
     """Where to run `go mod download` for these sum files: each go.sum's module, each go.work.sum's workspace."""
     directories: list[Path] = []
