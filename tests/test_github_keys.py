@@ -70,7 +70,7 @@ def test_matrix_legs_get_valid_build_keys_of_their_own(tmp_path):
         directory = tmp_path / str(index)
         directory.mkdir()
         outputs = _locate_outputs(steps["Locate Go caches"], leg, directory)
-        assert outputs["matrix"] == keys.scope_digest(json.dumps(leg, indent=2))
+        assert outputs["matrix"] == keys.text_digest(json.dumps(leg, indent=2))
         contexts = _contexts("push", "refs/heads/main", {"go-cache-dirs": {"outputs": outputs}}, leg)
         key = interpolate(restore["key"].replace("${{ hashFiles('go.sum') }}", digest), contexts)
         restore_keys = [interpolate(line.replace("${{ hashFiles('go.sum') }}", digest), contexts) for line in restore["restore-keys"].splitlines()]

@@ -22,6 +22,7 @@ comma (`netgo,osusergo`) or a long one would make the key invalid for actions/ca
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
@@ -124,22 +125,34 @@ def job_safe(value: str) -> str:
     return _JOB_UNSAFE.sub("_", value.strip()) or "_"
 
 
-def scope_digest(matrix_json: str = "", extra: list[str] | tuple[str, ...] = ()) -> str:
-    """The build key's scope: a short digest of the matrix leg (`toJSON(matrix)`) and extra parts.
+def text_digest(text: str) -> str:
+    """The first SCOPE_DIGEST_LENGTH hex digits of sha256 over text (UTF-8).
 
-    Empty when there is neither (a job without a matrix). A job without a matrix gets
-    `null` from toJSON(matrix); that counts as none. The raw steps compute the same digest in
-    the locate step (sha256 of the JSON text, first 12 hex digits) when the job has no extra parts.
+    The raw steps' locate step computes this over `toJSON(matrix)` as the runner prints it.
     """
-    text = matrix_json.strip()
-    if text == "null":
-        text = ""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:SCOPE_DIGEST_LENGTH]
+
+
+def _canonical_json(text: str) -> str:
+    """JSON with sorted keys and no spaces, so that runners that print toJSON differently
+    (GitHub, nektos/act) give one digest; text that is not JSON stays as it is."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return "" if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def scope_digest(matrix_json: str = "", extra: list[str] | tuple[str, ...] = ()) -> str:
+    """The action's build-key scope: a digest of the matrix leg (`toJSON(matrix)`) and extra parts.
+
+    Empty when there is neither (toJSON(matrix) of a job without a matrix is `null`).
+    """
+    text = _canonical_json(matrix_json.strip()) if matrix_json.strip() else ""
     lines = [part.strip() for part in extra if part.strip()]
     if lines:
         text = "\n".join([text, *lines])
-    if not text:
-        return ""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:SCOPE_DIGEST_LENGTH]
+    return text_digest(text) if text else ""
 
 
 def key_problem(key: str) -> str | None:

@@ -792,7 +792,7 @@ def _locate_script(job: JobFacts) -> list[str]:
         f'  echo "go-version=$(go env GOVERSION | {keys.VERSION_SAFE_SHELL})"',
     ]
     if job.matrix:
-        # keys.scope_digest: the first 12 hex digits of sha256 over toJSON(matrix).
+        # keys.text_digest: the first 12 hex digits of sha256 over toJSON(matrix).
         lines += [
             "  if command -v sha256sum >/dev/null 2>&1; then",
             "    digest=$(printf '%s' \"$CI_GOCACHE_MATRIX\" | sha256sum)",
