@@ -12,7 +12,7 @@ import pytest
 from ci_gocache.action import runtime
 from support.cachestore import CacheStore
 from support.composite import main_action, save_action
-from test_action_go import Runner, remove_tree
+from support.actionrunner import Runner, remove_tree
 
 
 class CacheApi(BaseHTTPRequestHandler):

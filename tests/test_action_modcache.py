@@ -8,7 +8,7 @@ from pathlib import Path
 from ci_gocache.action import modcache
 from support.cachestore import CacheStore
 from support.composite import main_action
-from test_action_go import Runner, remove_tree
+from support.actionrunner import Runner, remove_tree
 
 OLD_TEXT = "v0.20.0"  # an older golang.org/x/text than the fixture's go.sum lists (v0.21.0)
 
