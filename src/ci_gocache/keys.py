@@ -133,7 +133,7 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:SCOPE_DIGEST_LENGTH]
 
 
-def _canonical_json(text: str) -> str:
+def canonical_json(text: str) -> str:
     """JSON with sorted keys and no spaces, so that runners that print toJSON differently
     (GitHub, nektos/act) give one digest; text that is not JSON stays as it is."""
     try:
@@ -148,7 +148,7 @@ def scope_digest(matrix_json: str = "", extra: list[str] | tuple[str, ...] = ())
 
     Empty when there is neither (toJSON(matrix) of a job without a matrix is `null`).
     """
-    text = _canonical_json(matrix_json.strip()) if matrix_json.strip() else ""
+    text = canonical_json(matrix_json.strip()) if matrix_json.strip() else ""
     lines = [part.strip() for part in extra if part.strip()]
     if lines:
         text = "\n".join([text, *lines])

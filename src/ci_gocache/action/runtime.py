@@ -473,6 +473,9 @@ def phase_keys(env: dict[str, str]) -> int:
         say(f"Go: {local_version} is installed; the go and toolchain lines of {summarize_files(version_files)} switch the build to {go_version}, which the build key names")
     for name, value in moved.items():
         say(f"{name}={value} (Windows: caches on the work drive restore many times faster)")
+    if computed.parts.scope:
+        matrix_text = keys.canonical_json(env.get("CI_GOCACHE_MATRIX", "").strip())
+        say(f"build key scope {computed.parts.scope}: matrix {matrix_text[:300]}, {len(inputs['extra'])} extra part(s)")
     say(f"module cache {go_values['GOMODCACHE']}: key {computed.module_key}")
     if build_cache:
         say(f"build cache {go_values['GOCACHE']}: key {computed.build_key}")
