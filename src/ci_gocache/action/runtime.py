@@ -30,9 +30,6 @@ import stat
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
@@ -825,6 +822,11 @@ def delete_superseded(state: dict[str, Any], env: dict[str, str]) -> str:
     repository, token = env.get("GITHUB_REPOSITORY", ""), env.get("CI_GOCACHE_TOKEN", "")
     if not key or not repository or not token:
         return ""
+    # Loaded here: urllib costs the key phase, which runs on every job, a few tens of milliseconds.
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     query = urllib.parse.urlencode({"key": key, "ref": env.get("GITHUB_REF", "")})
     url = f"{env.get('GITHUB_API_URL', 'https://api.github.com').rstrip('/')}/repos/{repository}/actions/caches?{query}"
     request = urllib.request.Request(
