@@ -430,7 +430,10 @@ def write_atomically(disk: DiskState, data: bytes, shown: str) -> None:
 
 
 def _refuse_unwritable(disk: DiskState, folder: int, shown: str) -> None:
-    current = os.stat(disk.path.name, dir_fd=folder, follow_symlinks=False)
+    try:
+        current = os.stat(disk.path.name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        raise ChangedOnDisk(disk.path.name) from None
     if not current.st_mode & 0o222 or not os.access(disk.path.name, os.W_OK, dir_fd=folder):
         state = "read-only" if not current.st_mode & 0o222 else "not writable by this user"
         raise InputError(
