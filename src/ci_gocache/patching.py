@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
 from ci_gocache.sourcefile import (
+    MAX_FILE_BYTES,
     ChangedOnDisk,
     NotPatchable,
     SourceFile,
@@ -22,7 +22,7 @@ from ci_gocache.sourcefile import (
 from ci_gocache.targets import target_claiming, target_for_explicit_file
 from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
 from ci_gocache.targets.base import JobOutcome, PatchOptions
-from ci_gocache.textedit import OverlappingEdits, apply_edits
+from ci_gocache.textedit import OverlappingEdits, apply_edits, unified_diff_of_edits
 
 SKIPPED_WALK = {".git", "node_modules", "vendor", "testdata", ".venv", "__pycache__", ".gitlab-ci-local"}
 
@@ -157,17 +157,16 @@ def _patch_once(candidate: Candidate, target: ModuleType, options: PatchOptions,
     result = FileResult(candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices)
     if new_text == source.text:
         return result
+    if len(source.encode(new_text)) > MAX_FILE_BYTES:
+        raise InputError(
+            candidate.shown, 1, 1,
+            f"the patched file would be {len(source.encode(new_text))} bytes, over the {MAX_FILE_BYTES}-byte limit "
+            "that the next run reads; nothing written; split the workflow, or use --style action (shorter steps)",
+        )
     new_facts = target.verify(source, facts, new_text, options)
     _check_idempotent(target, source, new_text, new_facts, options, repos, candidate)
     result.status = "changed"
-    result.diff = "".join(
-        difflib.unified_diff(
-            source.text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            fromfile=f"a/{candidate.shown}",
-            tofile=f"b/{candidate.shown}",
-        )
-    )
+    result.diff = unified_diff_of_edits(source.text, plan.edits, f"a/{candidate.shown}", f"b/{candidate.shown}")
     if write and source.disk is not None:
         try:
             write_atomically(source.disk, source.encode(new_text), candidate.shown)

@@ -17,13 +17,14 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ci_gocache.errors import InputError, line_col_of_offset
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
-# Plain data built from a document may hold at most this many nodes once aliases are
-# expanded. An "alias bomb" (anchors nested many levels deep) expands exponentially.
+# Aliases may add at most this many nodes to a document once expanded. An "alias bomb" (anchors
+# nested many levels deep) expands exponentially; a large file without aliases adds nothing.
 MAX_EXPANDED_NODES = 200_000
 MAX_DEPTH = 200
 
@@ -192,8 +193,17 @@ def compose_documents(source: SourceFile) -> list[Node]:
         if mark is not None and _tab_near(source.text, mark.index):
             what = "a tab character where YAML allows only spaces"
         raise InputError(source.display_path, line, col, f"invalid YAML: {what}; fix the syntax") from None
+    except ReaderError as exc:
+        # Characters YAML does not allow (control characters): ruamel gives an offset, not a mark.
+        line, col = line_col_of_offset(source.text, min(max(exc.position, 0), len(source.text)))
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise InputError(
+            source.display_path, line, col,
+            f"invalid YAML: character U+{ord(character):04X} is not allowed in YAML (a control character); remove it",
+        ) from None
     except YAMLError as exc:
-        raise InputError(source.display_path, 1, 1, f"invalid YAML: {exc}; fix the syntax") from None
+        what = " ".join(str(exc).split())
+        raise InputError(source.display_path, 1, 1, f"invalid YAML: {what}; fix the syntax") from None
     except RecursionError:
         raise InputError(
             source.display_path, 1, 1, "YAML nested too deeply to read; simplify the file"
@@ -201,6 +211,24 @@ def compose_documents(source: SourceFile) -> list[Node]:
     for document in documents:
         check_node_graph(document, source.display_path)
     return documents
+
+
+def _distinct_nodes(root: Node) -> int:
+    """How many nodes the document has as written (each anchored node once)."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                pending.append(key_node)
+                pending.append(value_node)
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+    return len(seen)
 
 
 def node_position(node: Node) -> tuple[int, int]:
@@ -212,9 +240,11 @@ def check_node_graph(root: Node, shown: str) -> None:
 
     Each distinct node is visited once; the expanded size is counted with memoisation,
     so this is linear in the file even when its aliases would expand exponentially.
+    What is limited is what aliases add: a large file without aliases is not a bomb.
     """
     expanded_size: dict[int, int] = {}
     on_path: set[int] = set()
+    limit = _distinct_nodes(root) + MAX_EXPANDED_NODES
 
     def visit(node: Node, depth: int) -> int:
         key = id(node)
@@ -242,20 +272,21 @@ def check_node_graph(root: Node, shown: str) -> None:
                         )
                     seen[key_node.value] = key_node
                 size += visit(key_node, depth + 1) + visit(value_node, depth + 1)
-                if size > MAX_EXPANDED_NODES:
+                if size > limit:
                     break
         elif isinstance(node, SequenceNode):
             for item in node.value:
                 size += visit(item, depth + 1)
-                if size > MAX_EXPANDED_NODES:
+                if size > limit:
                     break
         on_path.discard(key)
-        if size > MAX_EXPANDED_NODES:
+        if size > limit:
             raise InputError(
                 shown,
                 line,
                 col,
-                f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (an alias bomb?); remove the nested aliases",
+                f"aliases here expand the document by more than {MAX_EXPANDED_NODES} nodes (an alias bomb?); "
+                "remove the nested aliases",
             )
         expanded_size[key] = size
         return size
