@@ -117,11 +117,7 @@ def unified_diff_of_edits(text: str, edits: list[Edit], fromfile: str, tofile: s
     opcodes: list[tuple[str, int, int, int, int]] = []
     shift = 0  # new line index minus old line index after the regions so far
     previous_end = 0
-    for first, last, region_edits in _edited_regions(text, sorted(edits, key=lambda edit: (edit.start, edit.end)), starts):
-        region_start = starts[first]
-        region_text = text[region_start : starts[last]]
-        moved = [Edit(edit.start - region_start, edit.end - region_start, edit.replacement) for edit in region_edits]
-        new_region = _lines(apply_edits(region_text, moved))
+    for first, last, new_region in _replaced_regions(text, edits, starts):
         if first > previous_end:
             opcodes.append(("equal", previous_end, first, previous_end + shift, first + shift))
         matcher = difflib.SequenceMatcher(None, old_lines[first:last], new_region, autojunk=False)
@@ -141,6 +137,31 @@ def _lines(text: str) -> list[str]:
     """Lines split at "\n" only, each with its ending ("\r\n" stays whole; str.splitlines would also
     split at form feeds, U+2028 and lone carriage returns)."""
     return [line for line in re.split(r"(?<=\n)", text) if line]
+
+
+def _replaced_regions(text: str, edits: list[Edit], starts: list[int]) -> list[tuple[int, int, list[str]]]:
+    """Each edited region [first, last) of old lines with its new lines. A region grows by a line
+    while its new text does not end at a line boundary (an insertion without a newline joins the
+    next line)."""
+    line_count = len(starts) - 1
+    regions: list[tuple[int, int, list[Edit]]] = []
+    for first, last, region_edits in _edited_regions(text, sorted(edits, key=lambda edit: (edit.start, edit.end)), starts):
+        if regions and first <= regions[-1][1]:
+            merged_first, merged_last, merged_edits = regions.pop()
+            first, last, region_edits = merged_first, max(merged_last, last), [*merged_edits, *region_edits]
+        while True:
+            new_text = _apply_in_region(text, starts, first, last, region_edits)
+            if not new_text or new_text.endswith("\n") or last >= line_count:
+                break
+            last += 1
+        regions.append((first, last, region_edits))
+    return [(first, last, _lines(_apply_in_region(text, starts, first, last, region_edits))) for first, last, region_edits in regions]
+
+
+def _apply_in_region(text: str, starts: list[int], first: int, last: int, edits: list[Edit]) -> str:
+    begin = starts[first]
+    moved = [Edit(edit.start - begin, edit.end - begin, edit.replacement) for edit in edits]
+    return apply_edits(text[begin : starts[last]], moved)
 
 
 def _edited_regions(text: str, ordered: list[Edit], starts: list[int]) -> list[tuple[int, int, list[Edit]]]:
