@@ -10,8 +10,11 @@ changes, one dependency bump, one new dependency and one Go version change (go 1
 each run on the toolchain the go line names; the Go 1.25 toolchain comes from the Go module
 proxy's golang.org/toolchain module, outside every cache, as setup-go installs it).
 
-Every commit is one simulated CI run (a push to main) for every strategy, the strategies in a
-rotating order so that the machine's load falls on all of them alike. A run starts from empty
+Every commit is one simulated CI run (a push to main) for every strategy, the strategies in an
+order shuffled per commit (seeded: `--seed`), and the whole history is replayed `--repeat` times
+from empty cache stores; every ratio is reported as the median and range over the repetitions.
+After the history, each repetition runs one pull request (a source change on top of the last
+commit) that restores and saves nothing. A run starts from empty
 GOMODCACHE and GOCACHE (a fresh runner), restores, runs `go mod download`, `go build ./...` and
 `go test ./...`, then saves. The cache service is tests/support/cachestore.py (keys matched as
 actions/cache matches them) with zstd (or gzip) tarballs made by tar, as actions/cache makes them.
@@ -19,8 +22,16 @@ ci-gocache runs as `ci-gocache patch --style action` emits it: the inputs are re
 patched workflow and the action's own phases (ci_gocache.action.runtime, with trimming from
 ci_gocache.action.trim) run around the cache store, as action.yml and save/action.yml order them.
 
-Output: <results>/cache_benchmark.{json,md,svg}. The figures are those of one run on this
-machine; the JSON records its load.
+The cache service is a local folder; what a real one adds (a latency per lookup, a fixed cost
+per save, download and upload bandwidth) is modelled from the bytes and requests each run made
+(`--lookup-seconds`, `--save-fixed-seconds`, `--download-mbps`, `--upload-mbps`; defaults from
+real actions/cache log lines, see SERVICE_MODEL) and added to the measured restore and save
+times; the results show how they move when those parameters are halved or doubled. CPU time per
+phase comes from rusage, and `--drop-caches` empties the page cache before each timed restore
+where the kernel allows it.
+
+Output: <results>/cache_benchmark.{json,md,svg} and <results>/event_costs.json (per-event seconds
+for `ci-gocache simulate --costs`). The JSON records the machine's load.
 """
 
 from __future__ import annotations
@@ -33,6 +44,8 @@ import json
 import math
 import os
 import platform
+import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -47,7 +60,8 @@ REPO = BENCH.parent
 FIXTURE = BENCH / "fixture"
 sys.path.insert(0, str(REPO / "src"))
 
-from ci_gocache import keys, trim  # noqa: E402
+from ci_gocache import keys  # noqa: E402
+from ci_gocache.action import trim  # noqa: E402
 
 
 def _load_by_path(name: str, path: Path) -> Any:
@@ -77,7 +91,20 @@ DEPENDENCY_BUMP = ("github.com/prometheus/client_golang", "v1.23.2", "v1.24.1")
 NEW_DEPENDENCY = ("github.com/spf13/cobra", "v1.10.2")
 OLD_GO_LINE, NEW_GO_LINE = "1.25.0", "1.26.0"
 DEFAULT_PROXY = "https://proxy.golang.org,direct"
-STRATEGY_NAMES = ["no-cache", "setup-go", "actions-cache-readme", "ci-gocache"]
+STRATEGY_NAMES = ["no-cache", "setup-go", "setup-go-go.sum", "actions-cache-readme", "ci-gocache"]
+# What a real cache service adds to a local folder. The bandwidths are those actions/cache prints
+# in real job logs ("Received 18558184 of 18558184 (100.0%), 81.6 MBs/sec" in actions/cache#471;
+# 43.0 and 39.1 MBs/sec for 30-360 MB caches in actions/toolkit#538); uploads are taken at half
+# that. A lookup and a save's reserve/commit requests are a round trip each to the service.
+SERVICE_MODEL = {"lookup_seconds": 0.5, "save_fixed_seconds": 1.5, "download_mbps": 60.0, "upload_mbps": 30.0}
+# What `simulate --costs` calls each kind of run (bench commit kind -> event kind).
+EVENT_OF_KIND = {
+    "source": "source_only_push",
+    "dependency-bump": "dependency_bump",
+    "new-dependency": "new_dependency",
+    "go-version": "go_version_change",
+    "pull-request": "pull_request",
+}
 FAKE_ACTION_REF = "0" * 40
 HISTORY_FORMAT = 1  # raise when plan_history or build_history change what they write
 
@@ -131,6 +158,22 @@ func main() {
 def log(message: str) -> None:
     stamp = datetime.datetime.now().strftime("%H:%M:%S")
     print(f"[{stamp}] {message}", flush=True)
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def drop_page_cache() -> bool:
+    """Empty the kernel's page cache (root, and a /proc/sys the sandbox lets us write)."""
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as handle:
+            handle.write("1\n")
+        return True
+    except OSError:
+        return False
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str], what: str) -> float:
@@ -469,6 +512,7 @@ class Job:
     gocache: Path
     env: dict[str, str]
     record: dict[str, Any] = field(default_factory=dict)
+    event: str = "push"  # push (to main) | pull_request
 
 
 class NoCache:
@@ -479,10 +523,10 @@ class NoCache:
         self.store: CompressedStore | None = None
 
     def restore(self, job: Job) -> None:
-        job.record.update(restore_seconds=0.0, restored_bytes=0, hits={})
+        job.record.update(restore_seconds=0.0, restored_bytes=0, hits={}, lookups=0)
 
     def save(self, job: Job) -> None:
-        job.record.update(save_seconds=0.0, saved_bytes=0, saved_build_cache_bytes=None)
+        job.record.update(save_seconds=0.0, saved_bytes=0, saved_build_cache_bytes=None, save_requests=0)
 
 
 class OneEntryStrategy:
@@ -513,37 +557,51 @@ class OneEntryStrategy:
             restored_bytes=self.store.last_bytes,
             hits={"both": hit},
             keys={"both": key},
+            lookups=1,
         )
 
     def save(self, job: Job) -> None:
-        started = time.monotonic()
         saved_bytes = 0
         build_bytes = None
+        requests = 0
         # Both post steps save unless the primary key hit exactly; an existing key is refused.
+        # (A pull request's save lands in the pull request's own scope, as actions/cache does it.)
+        started = time.monotonic()
         if self.restored.get("cache-hit") != "true":
-            build_bytes = dir_bytes(job.gocache)
+            measured = dir_bytes(job.gocache)  # measured outside the timed save
+            started = time.monotonic()
             self.store.save({"path": "\n".join(self.paths(job)), "key": self.restored["cache-primary-key"]})
+            requests = 1
             saved_bytes = self.store.last_bytes
-            if not saved_bytes:
-                build_bytes = None
+            build_bytes = measured if saved_bytes else None
         job.record.update(
             save_seconds=time.monotonic() - started if saved_bytes else 0.0,
             saved_bytes=saved_bytes,
             saved_build_cache_bytes=build_bytes,
+            save_requests=requests,
         )
 
 
 class SetupGoDefault(OneEntryStrategy):
     name = "setup-go"
     description = (
-        "actions/setup-go v5 default (cache: true): GOMODCACHE and GOCACHE in one entry, key "
-        "setup-go-<os>-<arch>-<image>-go-<go version>-<hashFiles(go.sum)>, no restore-keys, saved only on a miss"
+        "actions/setup-go v6.3+ and v7 default (cache: true): GOMODCACHE and GOCACHE in one entry, key "
+        "setup-go-<os>-<arch>-<image>-go-<go version>-<hashFiles(go.mod)>, no restore-keys, saved only on a miss"
     )
+    key_file = "go.mod"
 
     def key(self, job: Job) -> tuple[str, list[str]]:
-        digest = keys.digest_files(job.workspace, ["go.sum"])
+        digest = keys.digest_files(job.workspace, [self.key_file])
         version = job.record["go_version"].removeprefix("go")
         return f"setup-go-Linux-x64-ubuntu24-go-{version}-{digest}", []
+
+
+class SetupGoSumKeyed(SetupGoDefault):
+    name = "setup-go-go.sum"
+    description = (
+        "actions/setup-go v4-v6.2 default (cache: true): as v7, but the key hashes go.sum instead of go.mod"
+    )
+    key_file = "go.sum"
 
 
 class ActionsCacheReadme(OneEntryStrategy):
@@ -644,7 +702,12 @@ class CiGocache:
         output_file = runner_temp / f"output-{phase}"
         env_file = runner_temp / f"env-{phase}"
         env = dict(self.env, GITHUB_OUTPUT=str(output_file), GITHUB_ENV=str(env_file))
-        command = [sys.executable, "-S", "-m", "ci_gocache.action.runtime", phase]
+        # As action.yml runs it: isolated, the action's src/ first on sys.path.
+        command = [
+            sys.executable, "-I", "-S", "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); from ci_gocache.action.runtime import main; sys.exit(main(sys.argv[2:]))",
+            str(REPO / "src"), phase,
+        ]
         started = time.monotonic()
         completed = subprocess.run(command, cwd=self.env["GITHUB_WORKSPACE"], env=env, capture_output=True, text=True, check=False)
         self.phase_seconds[phase] = round(time.monotonic() - started, 3)
@@ -668,7 +731,9 @@ class CiGocache:
             PYTHONPATH=str(REPO / "src"),
             GITHUB_WORKSPACE=str(job.workspace), GITHUB_JOB="test", GITHUB_WORKFLOW="CI",
             GITHUB_RUN_ID=str(1000 + job.number), GITHUB_RUN_ATTEMPT="1",
-            GITHUB_EVENT_NAME="push", GITHUB_REF="refs/heads/main", GITHUB_EVENT_PATH=str(event),
+            GITHUB_EVENT_NAME=job.event,
+            GITHUB_REF="refs/heads/main" if job.event == "push" else "refs/pull/1/merge",
+            GITHUB_EVENT_PATH=str(event),
             GITHUB_STEP_SUMMARY=str(runner_temp / "summary.md"),
             RUNNER_OS="Linux", RUNNER_ARCH="X64", RUNNER_TEMP=str(runner_temp),
         )
@@ -678,6 +743,7 @@ class CiGocache:
         module = self.store.restore(
             {"path": keys_out["module-cache-dir"], "key": keys_out["module-key"], "restore-keys": keys_out["module-restore-keys"]}
         )
+        lookups = 1
         restored_bytes = self.store.last_bytes
         self.env["CI_GOCACHE_MODULE_RESTORED_AT"] = f"{time.time():.6f}"
         build: dict[str, str] = {}
@@ -685,6 +751,7 @@ class CiGocache:
             build = self.store.restore(
                 {"path": keys_out["build-cache-dir"], "key": keys_out["build-key"], "restore-keys": keys_out["build-restore-keys"]}
             )
+            lookups += 1
             restored_bytes += self.store.last_bytes
         self.env["CI_GOCACHE_MODULE_MATCHED_KEY"] = module.get("cache-matched-key", "")
         self.env["CI_GOCACHE_BUILD_MATCHED_KEY"] = build.get("cache-matched-key", "")
@@ -694,6 +761,7 @@ class CiGocache:
             restored_bytes=restored_bytes,
             hits={"module": restored.get("module-hit", ""), "build": restored.get("build-hit", "")},
             keys={"module": keys_out["module-key"], "build": keys_out.get("build-key", "")},
+            lookups=lookups,
         )
         if keys_out["module-cache-dir"] != str(job.gomodcache) or keys_out["build-cache-dir"] != str(job.gocache):
             raise SystemExit(f"the action found other cache directories than the job's: {keys_out}")
@@ -704,25 +772,35 @@ class CiGocache:
         prepared = self._phase("prepare-save")
         saved_bytes = 0
         build_bytes = None
+        requests = 0
+        measuring = 0.0
         module_outcome = build_outcome = "skipped"
         if prepared.get("save-module") == "true":
             self.store.save({"path": prepared["module-cache-dir"], "key": prepared["module-key"]})
+            requests += 1
             saved_bytes += self.store.last_bytes
             module_outcome = "success"
+            # save/action.yml looks the key up after the save; a refused save stores nothing.
+            self.env["CI_GOCACHE_MODULE_SAVED_KEY"] = prepared["module-key"] if self.store.last_bytes else ""
         self.env["CI_GOCACHE_MODULE_SAVED_AT"] = f"{time.time():.6f}"
         if prepared.get("save-build") == "true":
-            measured = dir_bytes(job.gocache)  # after the trim: what is uploaded
+            measure_started = time.monotonic()
+            measured = dir_bytes(job.gocache)  # after the trim: what is uploaded (not part of the save's time)
+            measuring = time.monotonic() - measure_started
+            requests += 1
             self.store.save({"path": prepared["build-cache-dir"], "key": prepared["build-key"]})
             saved_bytes += self.store.last_bytes
             build_bytes = measured if self.store.last_bytes else None
             build_outcome = "success"
+            self.env["CI_GOCACHE_BUILD_SAVED_KEY"] = prepared["build-key"] if self.store.last_bytes else ""
         self.env["CI_GOCACHE_MODULE_SAVE_OUTCOME"] = module_outcome
         self.env["CI_GOCACHE_BUILD_SAVE_OUTCOME"] = build_outcome
         reported = self._phase("report")
         job.record.update(
-            save_seconds=time.monotonic() - started,
+            save_seconds=time.monotonic() - started - measuring,
             saved_bytes=saved_bytes,
             saved_build_cache_bytes=build_bytes,
+            save_requests=requests,
             trimmed_entries=int(reported.get("trimmed-entries", "0") or 0),
             trimmed_bytes=int(reported.get("trimmed-bytes", "0") or 0),
             saved={"module": reported.get("module-saved"), "build": reported.get("build-saved")},
@@ -734,27 +812,41 @@ class CiGocache:
 
 
 def run_job(strategy: Any, root: Path, number: int, commit: dict[str, Any], history: Path,
-            toolchains: Toolchains, proxy: str) -> dict[str, Any]:
+            toolchains: Toolchains, proxy: str, pull_request: int = 0, drop_caches: bool = False) -> dict[str, Any]:
+    """One CI run; `pull_request` > 0 runs a pull request with that source change on top of the commit."""
     workspace, gomodcache, gocache = root / "workspace", root / "gomod", root / "gobuild"
     for directory in (gomodcache, gocache, root / "gopath"):
         remove_tree(directory)  # a fresh runner
     checkout(history, commit["commit"], workspace)
+    if pull_request:
+        _source_change(workspace, "core", pull_request)
     toolchain = toolchains.by_go_line[go_line(workspace)]
     env = base_go_env(toolchain, proxy, gomodcache, gocache, root / "gopath")
-    job = Job(number, commit, workspace, gomodcache, gocache, env)
+    job = Job(number, commit, workspace, gomodcache, gocache, env, event="pull_request" if pull_request else "push")
     job.record.update(
-        run=number, commit=commit["commit"][:12], kind=commit["kind"], detail=commit["detail"],
+        run=number, commit=commit["commit"][:12], kind="pull-request" if pull_request else commit["kind"],
+        detail=f"source change {pull_request} on top of run {number - 1}" if pull_request else commit["detail"],
         go_version=toolchains.versions[go_line(workspace)], load_before=os.getloadavg()[0],
     )
+    job.record["page_cache_dropped"] = drop_page_cache() if drop_caches else False
+    cpu = children_cpu_seconds()
     strategy.restore(job)
+    cpu_seconds = {"restore": children_cpu_seconds() - cpu}
+    cpu = children_cpu_seconds()
     job.record["download_seconds"] = run(["go", "mod", "download"], workspace, env, "go mod download")
+    cpu_seconds["download"] = children_cpu_seconds() - cpu
+    cpu = children_cpu_seconds()
     job.record["build_seconds"] = run(["go", "build", "./..."], workspace, env, "go build")
     job.record["test_seconds"] = run(["go", "test", "./..."], workspace, env, "go test")
+    cpu_seconds["build_test"] = children_cpu_seconds() - cpu
     job.record["build_test_seconds"] = job.record["build_seconds"] + job.record["test_seconds"]
     job.record["gocache_bytes_after_build"] = dir_bytes(gocache)
     job.record["gomodcache_bytes"] = dir_bytes(gomodcache)
+    cpu = children_cpu_seconds()
     strategy.save(job)
+    cpu_seconds["save"] = children_cpu_seconds() - cpu
     record = job.record
+    record["cpu_seconds"] = {phase: round(value, 2) for phase, value in cpu_seconds.items()}
     record["job_seconds"] = record["restore_seconds"] + record["download_seconds"] + record["build_test_seconds"] + record["save_seconds"]
     record["store_bytes"] = strategy.store.total_bytes() if strategy.store else 0
     record["load_after"] = os.getloadavg()[0]
@@ -770,6 +862,8 @@ def make_strategies(names: list[str], work: Path, compression: str, action_input
             made.append(NoCache(root, compression))
         elif name == "setup-go":
             made.append(SetupGoDefault(root, compression))
+        elif name == "setup-go-go.sum":
+            made.append(SetupGoSumKeyed(root, compression))
         elif name == "actions-cache-readme":
             made.append(ActionsCacheReadme(root, compression))
         elif name == "ci-gocache":
@@ -843,6 +937,118 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return summary
 
 
+def model_seconds(record: dict[str, Any], model: dict[str, float]) -> float:
+    """What a real cache service adds to this run: lookups, save requests and the bytes moved."""
+    return (
+        record.get("lookups", 0) * model["lookup_seconds"]
+        + record.get("save_requests", 0) * model["save_fixed_seconds"]
+        + record.get("restored_bytes", 0) / (model["download_mbps"] * 1e6)
+        + record.get("saved_bytes", 0) / (model["upload_mbps"] * 1e6)
+    )
+
+
+def modelled_job_seconds(record: dict[str, Any], model: dict[str, float]) -> float:
+    return record["job_seconds"] + model_seconds(record, model)
+
+
+def built_from_scratch(record: dict[str, Any]) -> bool:
+    """No cache was restored at all (a cold run)."""
+    return all(hit in ("miss", "") for hit in record["hits"].values())
+
+
+def _spread(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "min": None, "max": None}
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3)}
+
+
+def scaled_model(model: dict[str, float], factor: float) -> dict[str, float]:
+    """The service `factor` times slower: latencies times it, bandwidths divided by it (0: free)."""
+    if factor == 0:
+        return {"lookup_seconds": 0.0, "save_fixed_seconds": 0.0, "download_mbps": math.inf, "upload_mbps": math.inf}
+    return {
+        "lookup_seconds": model["lookup_seconds"] * factor,
+        "save_fixed_seconds": model["save_fixed_seconds"] * factor,
+        "download_mbps": model["download_mbps"] / factor,
+        "upload_mbps": model["upload_mbps"] / factor,
+    }
+
+
+def summarise_repetitions(repetitions: list[dict[str, list[dict[str, Any]]]], model: dict[str, float]) -> dict[str, Any]:
+    """Every ratio over the repetitions (median and range), raw and cold-paired, the service model's
+    sensitivity, and per-event costs against setup-go."""
+    names = list(repetitions[0]) if repetitions else []
+    scales = {"none": 0.0, "half": 0.5, "default": 1.0, "double": 2.0}
+    result: dict[str, Any] = {"model": model, "repetitions": len(repetitions), "ratios_vs_setup_go": {}, "per_event": {}}
+    for baseline in ("setup-go", "setup-go-go.sum"):
+        if baseline not in names:
+            continue
+        for name in names:
+            raw, paired, by_scale = [], [], {scale: [] for scale in scales}
+            for runs in repetitions:
+                pushes = {key: [r for r in records if r["kind"] != "pull-request"] for key, records in runs.items()}
+                cold = {r["run"]: r["job_seconds"] for r in pushes.get("no-cache", [])}
+
+                def paired_total(records: list[dict[str, Any]]) -> float:
+                    # A run that built from scratch is charged the no-cache time of the same commit:
+                    # the noise of one cold build then falls on every strategy alike.
+                    return sum(cold.get(r["run"], r["job_seconds"]) if built_from_scratch(r) else r["job_seconds"] for r in records)
+
+                raw.append(sum(r["job_seconds"] for r in pushes[name]) / sum(r["job_seconds"] for r in pushes[baseline]))
+                if cold:
+                    paired.append(paired_total(pushes[name]) / paired_total(pushes[baseline]))
+                for scale, factor in scales.items():
+                    scaled = scaled_model(model, factor)
+                    ours = sum(modelled_job_seconds(r, scaled) for r in pushes[name])
+                    theirs = sum(modelled_job_seconds(r, scaled) for r in pushes[baseline])
+                    by_scale[scale].append(ours / theirs)
+            result["ratios_vs_setup_go"].setdefault(baseline, {})[name] = {
+                "raw": _spread(raw),
+                "cold_paired": _spread(paired),
+                "with_service_model": {scale: _spread(values) for scale, values in by_scale.items()},
+            }
+    # Per-event costs: the median modelled seconds of each kind of run over every repetition.
+    for name in names:
+        per_kind: dict[str, list[float]] = {}
+        for runs in repetitions:
+            for record in runs[name]:
+                event = EVENT_OF_KIND.get(record["kind"])
+                if event:
+                    per_kind.setdefault(event, []).append(modelled_job_seconds(record, model))
+        result["per_event"][name] = {event: round(statistics.median(values), 2) for event, values in per_kind.items()}
+    if "ci-gocache" in names and "setup-go" in names:
+        ours, theirs = result["per_event"]["ci-gocache"], result["per_event"]["setup-go"]
+        ratio = {event: _ratio(ours.get(event), theirs.get(event)) for event in theirs}
+        gosum = [value for event, value in ratio.items() if event in ("dependency_bump", "new_dependency") and value is not None]
+        result["per_event_targets"] = {
+            "ratios_vs_setup_go": ratio,
+            "source_only_push": {"target": "<= 1.0", "ratio": ratio.get("source_only_push"),
+                                 "met": ratio.get("source_only_push") is not None and ratio["source_only_push"] <= 1.0},
+            "go_sum_change": {"target": "<= 0.4", "ratio": max(gosum) if gosum else None,
+                              "met": bool(gosum) and max(gosum) <= 0.4},
+        }
+    return result
+
+
+def event_costs(result: dict[str, Any]) -> dict[str, Any]:
+    """The per-event seconds in the format `ci-gocache simulate --costs` reads."""
+    summary = result["repeated"]
+    model = summary["model"]
+    return {
+        "format": "ci-gocache-costs/1",
+        "source": f"bench/results/cache_benchmark.json, {result['finished']}, {result['config']['command']}",
+        "notes": [
+            f"Median seconds of each kind of run over {summary['repetitions']} repetitions of the history (restore + go mod "
+            "download + build + test + save; checkout and toolchain set-up left out), with the modelled cache service added: "
+            f"{model['lookup_seconds']} s per lookup, {model['save_fixed_seconds']} s per save, {model['download_mbps']} MB/s "
+            f"down, {model['upload_mbps']} MB/s up.",
+            "setup-go is v6.3+/v7 (key on go.mod); setup-go-go.sum is v4-v6.2 (key on go.sum).",
+            f"Measured on {result['machine']['cpus']} shared CPUs (mean load {result['machine']['load_mean']}).",
+        ],
+        "strategies": {name: costs for name, costs in summary["per_event"].items() if name != "no-cache"},
+    }
+
+
 def human_bytes(count: int | None) -> str:
     if count is None:
         return "—"
@@ -888,6 +1094,7 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{human_bytes(total['restored_bytes'])} | {human_bytes(total['saved_bytes'])} | {human_bytes(total['store_bytes_at_end'])} | "
             f"{human_bytes(total['latest_saved_build_cache_bytes'])} |"
         )
+    lines += _render_repeated(result.get("repeated"))
     lines += ["", "## Targets", ""]
     targets = summary["targets"]
     warm = targets.get("warm_job_vs_cold")
@@ -941,13 +1148,69 @@ def render_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spread_text(spread: dict[str, float | None]) -> str:
+    if spread["median"] is None:
+        return "—"
+    return f"{spread['median']:.2f}x ({spread['min']:.2f}–{spread['max']:.2f})"
+
+
+def _render_repeated(repeated: dict[str, Any] | None) -> list[str]:
+    if not repeated:
+        return []
+    model = repeated["model"]
+    lines = [
+        "",
+        f"## Over {repeated['repetitions']} repetitions: ratios to setup-go (median, range)",
+        "",
+        "Raw: total job seconds of the pushes. Cold-paired: a run that built from scratch is charged the no-cache "
+        "time of the same commit. With service model: plus the modelled cache service "
+        f"({model['lookup_seconds']} s per lookup, {model['save_fixed_seconds']} s per save, {model['download_mbps']} MB/s "
+        f"down, {model['upload_mbps']} MB/s up), and with that service twice as fast, twice as slow, or free.",
+        "",
+        "| strategy | vs | raw | cold-paired | service model | half | double | free |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for baseline, by_name in repeated["ratios_vs_setup_go"].items():
+        for name, ratios in by_name.items():
+            model_ratios = ratios["with_service_model"]
+            lines.append(
+                f"| {name} | {baseline} | {_spread_text(ratios['raw'])} | {_spread_text(ratios['cold_paired'])} | "
+                f"{_spread_text(model_ratios['default'])} | {_spread_text(model_ratios['half'])} | "
+                f"{_spread_text(model_ratios['double'])} | {_spread_text(model_ratios['none'])} |"
+            )
+    events = sorted({event for costs in repeated["per_event"].values() for event in costs}, key=list(EVENT_OF_KIND.values()).index)
+    lines += [
+        "",
+        "## Per-event costs (median seconds with the service model)",
+        "",
+        "| strategy | " + " | ".join(event.replace("_", " ") for event in events) + " |",
+        "|---|" + "---|" * len(events),
+    ]
+    for name, costs in repeated["per_event"].items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(costs.get(event)) for event in events) + " |")
+    targets = repeated.get("per_event_targets")
+    if targets:
+        ratios = targets["ratios_vs_setup_go"]
+        lines += [
+            "",
+            "ci-gocache per event ÷ setup-go (v7, go.mod key): "
+            + ", ".join(f"{event.replace('_', ' ')} {_fmt(ratios.get(event), 2)}x" for event in events if event in ratios)
+            + ".",
+            f"- A source-only push costs no more than setup-go's exact hit (<= 1.0x): "
+            f"**{'met' if targets['source_only_push']['met'] else 'missed'}**, {_fmt(targets['source_only_push']['ratio'], 2)}x.",
+            f"- A go.sum change (bump or new dependency) costs <= 0.4x setup-go's: "
+            f"**{'met' if targets['go_sum_change']['met'] else 'missed'}**, worst {_fmt(targets['go_sum_change']['ratio'], 2)}x.",
+        ]
+    return lines
+
+
 def _nice_step(rough: float) -> float:
     """1, 2 or 5 times a power of ten, at least `rough`: readable axis ticks."""
     power = 10 ** math.floor(math.log10(rough)) if rough > 0 else 1
     return next(factor * power for factor in (1, 2, 5, 10) if factor * power >= rough)
 
 
-COLORS = {"no-cache": "#888888", "setup-go": "#d62728", "actions-cache-readme": "#ff7f0e", "ci-gocache": "#1f77b4"}
+COLORS = {"no-cache": "#888888", "setup-go": "#d62728", "setup-go-go.sum": "#9467bd", "actions-cache-readme": "#ff7f0e", "ci-gocache": "#1f77b4"}
 
 
 def render_svg(result: dict[str, Any]) -> str:
@@ -1031,18 +1294,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=BENCH / "work")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument("--render", type=Path, metavar="JSON", help="only write the markdown and SVG again from this JSON")
+    parser.add_argument("--repeat", type=int, default=3, help="replays of the whole history, each from empty stores (default 3)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the strategy order per commit (default 1)")
+    parser.add_argument("--drop-caches", action="store_true", help="empty the page cache before each run (needs root)")
+    parser.add_argument("--lookup-seconds", type=float, default=SERVICE_MODEL["lookup_seconds"])
+    parser.add_argument("--save-fixed-seconds", type=float, default=SERVICE_MODEL["save_fixed_seconds"])
+    parser.add_argument("--download-mbps", type=float, default=SERVICE_MODEL["download_mbps"])
+    parser.add_argument("--upload-mbps", type=float, default=SERVICE_MODEL["upload_mbps"])
     args = parser.parse_args(argv)
+    model = {"lookup_seconds": args.lookup_seconds, "save_fixed_seconds": args.save_fixed_seconds,
+             "download_mbps": args.download_mbps, "upload_mbps": args.upload_mbps}
     if args.render:
         result = json.loads(args.render.read_text())
         result["summary"] = summarise(result["runs"])
+        if "repetitions" in result:
+            result["repeated"] = summarise_repetitions(result["repetitions"], result.get("repeated", {}).get("model", model))
         args.render.write_text(json.dumps(result, indent=1) + "\n")
         args.render.with_suffix(".md").write_text(render_markdown(result))
         args.render.with_suffix(".svg").write_text(render_svg(result))
         return 0
     names = [name.strip() for name in args.strategies.split(",") if name.strip()]
     unknown = [name for name in names if name not in STRATEGY_NAMES]
-    if unknown or args.commits < 2:
-        parser.error(f"unknown strategies {unknown}" if unknown else "--commits must be at least 2")
+    if unknown or args.commits < 2 or args.repeat < 1:
+        parser.error(f"unknown strategies {unknown}" if unknown else "--commits must be at least 2 and --repeat at least 1")
     names = [name for name in STRATEGY_NAMES if name in names]
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -1055,13 +1329,15 @@ def main(argv: list[str] | None = None) -> int:
     log(f"history: {history} ({len(commits)} commits)")
     action = patched_action_inputs(history, commits[0]["commit"], work) if "ci-gocache" in names else {"inputs": {}}
     strategies = make_strategies(names, work, args.compression, action["inputs"])
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    repetitions: list[dict[str, list[dict[str, Any]]]] = []
 
     def write_results(done: int) -> dict[str, Any]:
         """The results so far (a run cut short still leaves its figures)."""
-        loads = [record["load_before"] for records in runs.values() for record in records]
+        complete = [runs for runs in repetitions if all(len(records) == len(commits) + 1 for records in runs.values())]
+        runs = complete[0] if complete else repetitions[0]
+        loads = [record["load_before"] for each in repetitions for records in each.values() for record in records]
         result: dict[str, Any] = {
-            "partial": done < len(commits),
+            "partial": done < len(commits) * args.repeat,
             "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_seconds": round(time.monotonic() - started_wall, 1),
             "config": {
@@ -1070,6 +1346,7 @@ def main(argv: list[str] | None = None) -> int:
                 "modules": [spec for feature in MODULE_SETS[args.modules] for spec in FEATURE_MODULES[feature]],
                 "dependency_bump": DEPENDENCY_BUMP, "new_dependency": NEW_DEPENDENCY,
                 "compression": args.compression, "proxy": args.proxy,
+                "repeat": args.repeat, "seed": args.seed, "drop_caches": args.drop_caches, "service_model": model,
             },
             "machine": {
                 "cpus": os.cpu_count(), "platform": platform.platform(),
@@ -1090,11 +1367,18 @@ def main(argv: list[str] | None = None) -> int:
                                  "tests/support/cachestore.py")
             },
             "runs": runs,
+            "repetitions": repetitions,
             "notes": [
                 "Job seconds = restore + go mod download + go build ./... + go test ./... + save; checkout and toolchain set-up are "
                 "left out (the same for every strategy).",
                 "Every run starts with empty GOMODCACHE and GOCACHE; each strategy has its own directories and cache store.",
-                "Strategies run commit by commit in a rotating order, so the machine's load falls on each alike.",
+                "Strategies run commit by commit in an order shuffled per commit (seeded), and the history is replayed "
+                "--repeat times from empty stores; 'runs' holds the first complete repetition, 'repetitions' all of them.",
+                "Each repetition ends with one pull request run per strategy: a source change on top of the last commit, "
+                "restoring the default branch's caches (ci-gocache saves nothing on pull requests; the one-entry "
+                "strategies save only on a miss, into the pull request's scope, as actions/cache does).",
+                "The cache service is a local folder; the modelled service time (lookups, save requests, bytes over the "
+                "modelled bandwidths) is added only where the results say 'with service model'.",
                 "The Go 1.25 toolchain is golang.org/toolchain from the module proxy, the Go 1.26 toolchain the installed one; "
                 "neither sits in a cache (setup-go installs Go outside GOMODCACHE).",
                 "GOFLAGS=-buildvcs=false for every strategy (the workspace lies inside this repository's git tree).",
@@ -1102,28 +1386,45 @@ def main(argv: list[str] | None = None) -> int:
                 "cache holds exactly what that build and test wrote.",
             ],
         }
-        result["summary"] = summarise(runs)
+        result["summary"] = summarise({name: [r for r in records if r["kind"] != "pull-request"] for name, records in runs.items()})
+        if complete:
+            result["repeated"] = summarise_repetitions(complete, model)
         args.results.mkdir(parents=True, exist_ok=True)
+        if complete and all(len(costs) == len(EVENT_OF_KIND) for costs in result["repeated"]["per_event"].values()):
+            (args.results / "event_costs.json").write_text(json.dumps(event_costs(result), indent=2) + "\n")
         (args.results / "cache_benchmark.json").write_text(json.dumps(result, indent=1) + "\n")
         (args.results / "cache_benchmark.md").write_text(render_markdown(result))
         (args.results / "cache_benchmark.svg").write_text(render_svg(result))
         return result
 
-    for index, commit in enumerate(commits):
-        order = strategies[index % len(strategies):] + strategies[: index % len(strategies)]
-        for strategy in order:
-            record = run_job(strategy, work / "strategies" / strategy.name, index + 1, commit, history, toolchains, args.proxy)
-            runs[strategy.name].append(record)
-            log(
-                f"run {index + 1}/{len(commits)} {strategy.name:21} {commit['kind']:15} job {record['job_seconds']:6.1f} s "
-                f"(restore {record['restore_seconds']:.1f}, download {record['download_seconds']:.1f}, "
-                f"build+test {record['build_test_seconds']:.1f}, save {record['save_seconds']:.1f}) hits {record['hits']} "
-                f"load {record['load_before']:.1f}"
-            )
-        write_results(index + 1)
-    result = write_results(len(commits))
+    done = 0
+    for repetition in range(args.repeat):
+        if repetition:
+            strategies = make_strategies(names, work, args.compression, action["inputs"])  # empty stores again
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        repetitions.append(runs)
+        # The pull request comes last: a source change on top of the last commit, restore only.
+        jobs = [(index + 1, commit, 0) for index, commit in enumerate(commits)]
+        jobs.append((len(commits) + 1, commits[-1], 9000 + repetition))
+        for number, commit, pull_request in jobs:
+            order = list(strategies)
+            random.Random(f"{args.seed}:{repetition}:{number}").shuffle(order)
+            for strategy in order:
+                record = run_job(strategy, work / "strategies" / strategy.name, number, commit, history, toolchains,
+                                 args.proxy, pull_request=pull_request, drop_caches=args.drop_caches)
+                record["repetition"] = repetition + 1
+                runs[strategy.name].append(record)
+                log(
+                    f"rep {repetition + 1}/{args.repeat} run {number}/{len(jobs)} {strategy.name:21} {record['kind']:15} "
+                    f"job {record['job_seconds']:6.1f} s (restore {record['restore_seconds']:.1f}, download "
+                    f"{record['download_seconds']:.1f}, build+test {record['build_test_seconds']:.1f}, save "
+                    f"{record['save_seconds']:.1f}) hits {record['hits']} cpu {record['cpu_seconds']} load {record['load_before']:.1f}"
+                )
+            done += 1 if not pull_request else 0
+            write_results(done)
+    result = write_results(len(commits) * args.repeat)
     print(render_markdown(result).split("## Job seconds per run")[0])
-    log(f"wrote {args.results}/cache_benchmark.{{json,md,svg}}")
+    log(f"wrote {args.results}/cache_benchmark.{{json,md,svg}} and event_costs.json")
     return 0
 
 

@@ -111,7 +111,7 @@ def test_modules_input_takes_directories_and_globs(tmp_path):
     root_only = job.use_action(main_action(), {"modules": "."}, stop_after="keys")
     listed = job.use_action(main_action(), {"modules": "., tools"}, stop_after="keys")
     assert both.outputs["module-key"] == listed.outputs["module-key"] != root_only.outputs["module-key"]
-    assert "go.sum files (2): go.sum tools/go.sum" in both.log
+    assert "go.sum files (2): go.sum, tools/go.sum" in both.log
 
 
 @pytest.mark.parametrize(

@@ -31,8 +31,19 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "recursive-alias.yml": (b"on: push\njobs: &j\n  test:\n    steps: *j\n", r"recursive alias"),
     "alias-bomb.yml": (ALIAS_BOMB.encode(), r"alias bomb"),
     "huge.yml": (b"on: push\njobs: {}\n" + b"#" * (3 * 1024 * 1024) + b"\n", r"over the \d+-byte limit"),
+    "boolean-key.yml": (
+        b"on: push\njobs:\n  true:\n    runs-on: ubuntu-latest\n    steps:\n"
+        b"      - uses: actions/checkout@v4\n      - run: go test ./...\n",
+        r"the key `true` reads as a bool, not a name; quote it",
+    ),
+    "boolean-env-key.yml": (
+        b"on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+        b"      - uses: actions/checkout@v4\n      - run: go test ./...\n        env:\n          true: 1\n",
+        r"the key `true` reads as a bool",
+    ),
     "schema-violation.yml": (
-        b"on: push\njobs:\n  test:\n    runs-on: x\n    continue-on-error: maybe\n    steps:\n      - run: go test\n",
+        b"on: push\njobs:\n  test:\n    runs-on: x\n    continue-on-error: maybe\n    steps:\n"
+        b"      - uses: actions/checkout@v4\n      - run: go test\n",
         r"does not match the GitHub workflow schema at jobs/test/continue-on-error",
     ),
 }
@@ -83,6 +94,8 @@ def test_located_lines_point_at_the_problem(repo_with_bad_files: Path) -> None:
     assert by_name["duplicate-keys.yml"] == (5, 5)
     assert by_name["tabs.yml"][0] == 3
     assert by_name["not-utf8.yml"] == (2, 10)
+    assert by_name["boolean-key.yml"] == (3, 3)
+    assert by_name["boolean-env-key.yml"] == (9, 11)
 
 
 def test_missing_path_is_an_error_not_a_crash(tmp_path: Path) -> None:

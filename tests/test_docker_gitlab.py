@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from ruamel.yaml import YAML
 
 from support.tools import tool
@@ -66,9 +67,10 @@ def test_pushing_job_gets_builder_cache_from_both_refs_cache_to_and_keeps_its_wo
     assert rewritten[2] == docker_jobs.CACHE_TO_ASSIGNMENT
     assert rewritten[3] == (
         "docker buildx build"
-        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG"
-        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_DEFAULT_BRANCH"
-        ' ${CI_GOCACHE_CACHE_TO:+--cache-to "$CI_GOCACHE_CACHE_TO"}'
+        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG-Dockerfile"
+        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_DEFAULT_BRANCH-Dockerfile"
+        " ${CI_GOCACHE_CACHE_TO:+--cache-to type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG-Dockerfile,"
+        "mode=max,image-manifest=true,ignore-error=true}"
         " --load"
         ' --build-arg GO_VERSION=1.22 -t "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA" .'
     )
@@ -79,15 +81,15 @@ def test_job_that_does_not_push_reads_the_cache_only() -> None:
     rewritten = docker_jobs.rewrite_script(["docker build -t app:test .", "docker run --rm app:test"])
     assert rewritten == [
         "docker buildx create --use --driver docker-container",
-        "docker buildx build --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG"
-        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_DEFAULT_BRANCH --load -t app:test .",
+        "docker buildx build --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG-Dockerfile"
+        " --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_DEFAULT_BRANCH-Dockerfile --load -t app:test .",
         "docker run --rm app:test",
     ]
 
 
 def test_buildx_push_needs_no_load_and_keeps_push() -> None:
     rewritten = docker_jobs.rewrite_script(["docker buildx build --push -t $CI_REGISTRY_IMAGE ."])
-    assert rewritten[-1].endswith('${CI_GOCACHE_CACHE_TO:+--cache-to "$CI_GOCACHE_CACHE_TO"} --push -t $CI_REGISTRY_IMAGE .')
+    assert rewritten[-1].endswith("ignore-error=true} --push -t $CI_REGISTRY_IMAGE .")
     assert "--load" not in rewritten[-1]
 
 
@@ -98,7 +100,7 @@ def test_rewriting_twice_changes_nothing_and_cached_builds_stay() -> None:
     assert docker_jobs.rewrite_script(cached) == cached
 
 
-def _words(script: list[str], pipeline_source: str) -> list[str]:
+def _words(script: list[str], pipeline_source: str, **extra: str) -> list[str]:
     """The arguments the rewritten build line passes to `docker`, as a real sh expands them."""
     program = "\n".join(script).replace("docker buildx build", 'printf "%s\\n"', 1)
     program = "\n".join(line for line in program.splitlines() if not line.startswith("docker "))
@@ -113,6 +115,7 @@ def _words(script: list[str], pipeline_source: str) -> list[str]:
             "CI_COMMIT_REF_SLUG": "feature-x",
             "CI_DEFAULT_BRANCH": "main",
             "CI_COMMIT_SHORT_SHA": "abc123",
+            **extra,
         },
     )
     assert completed.returncode == 0, completed.stderr
@@ -124,16 +127,87 @@ def test_cache_to_is_written_on_push_pipelines_and_left_out_of_merge_requests() 
     on_push = _words(script, "push")
     assert on_push[:6] == [
         "--cache-from",
-        "type=registry,ref=registry.example.com/acme/app/cache:feature-x",
+        "type=registry,ref=registry.example.com/acme/app/cache:feature-x-Dockerfile",
         "--cache-from",
-        "type=registry,ref=registry.example.com/acme/app/cache:main",
+        "type=registry,ref=registry.example.com/acme/app/cache:main-Dockerfile",
         "--cache-to",
-        "type=registry,ref=registry.example.com/acme/app/cache:feature-x,mode=max,image-manifest=true",
+        "type=registry,ref=registry.example.com/acme/app/cache:feature-x-Dockerfile,mode=max,image-manifest=true,ignore-error=true",
     ]
     assert on_push[6:] == ["--load", "--build-arg", "GO_VERSION=1.22", "-t", "registry.example.com/acme/app:abc123", "."]
     on_merge_request = _words(script, "merge_request_event")
     assert "--cache-to" not in on_merge_request
     assert on_merge_request[4:] == on_push[6:]
+
+
+def test_tag_pipelines_read_the_cache_and_write_none() -> None:
+    """A tag's ref slug names a ref no later pipeline reads; the branch refs stay as they are."""
+    script = docker_jobs.rewrite_script(PUSHING_JOB)
+    on_tag = _words(script, "push", CI_COMMIT_TAG="v1.2.3", CI_COMMIT_REF_SLUG="v1-2-3")
+    assert "--cache-to" not in on_tag
+    assert "type=registry,ref=registry.example.com/acme/app/cache:main-Dockerfile" in on_tag
+
+
+def test_images_built_in_a_loop_or_from_other_dockerfiles_get_their_own_cache_refs() -> None:
+    loop = 'for service in api worker; do docker build -f "services/$service/Dockerfile" --target prod -t "app-$service" .; done'
+    script = docker_jobs.rewrite_script([loop, "docker build -f build/Dockerfile.tools -t tools .", "docker push app-api"])
+    program = "\n".join(script).replace("docker buildx build", 'printf "%s\\n"')
+    program = "\n".join(line for line in program.splitlines() if not line.startswith("docker "))
+    completed = subprocess.run(
+        ["sh", "-eu", "-c", program],
+        capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", "CI_PIPELINE_SOURCE": "push", "CI_REGISTRY_IMAGE": "r.example/app",
+             "CI_COMMIT_REF_SLUG": "main", "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_TAG": ""},
+    )
+    assert completed.returncode == 0, completed.stderr
+    words = completed.stdout.splitlines()
+    written = [words[position + 1] for position, word in enumerate(words) if word == "--cache-to"]
+    assert written == [
+        "type=registry,ref=r.example/app/cache:main-services-api-Dockerfile-prod,mode=max,image-manifest=true,ignore-error=true",
+        "type=registry,ref=r.example/app/cache:main-services-worker-Dockerfile-prod,mode=max,image-manifest=true,ignore-error=true",
+        "type=registry,ref=r.example/app/cache:main-build-Dockerfile.tools,mode=max,image-manifest=true,ignore-error=true",
+    ]
+
+
+@pytest.mark.parametrize(
+    "image, variables, script, left_alone",
+    [
+        ("docker:27", {}, [], ""),
+        ("docker:23.0.6-cli", {}, [], ""),
+        ("docker", {}, [], ""),
+        ("${CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX}/docker:26-dind", {}, [], ""),
+        ("$DOCKER_IMAGE", {"DOCKER_IMAGE": "docker:25"}, [], ""),
+        ("docker:20.10.16", {}, [], "predates Docker 23"),
+        ("docker:stable", {}, [], "predates Docker 23"),
+        ("docker:19.03-dind", {}, [], "predates Docker 23"),
+        ("alpine:3.20", {}, [], "not a docker image known to include buildx"),
+        (None, {}, [], "its image is not set in this file"),
+        ("docker:27", {"DOCKER_BUILDKIT": "0"}, [], "DOCKER_BUILDKIT=0"),
+        ("docker:27", {}, ["DOCKER_BUILDKIT=0 docker build -t app ."], "DOCKER_BUILDKIT=0"),
+    ],
+)
+def test_only_images_with_buildx_get_the_rewrite(image, variables, script, left_alone) -> None:
+    reason = docker_jobs.buildx_unavailable(image, variables, script)
+    assert (left_alone in reason) if left_alone else reason == ""
+
+
+def test_job_without_buildx_is_left_alone_with_a_notice(tmp_path: Path) -> None:
+    from support.cli import run_cli
+
+    text = (
+        "old-engine:\n  image: docker:20.10\n  services:\n    - docker:20.10-dind\n  script:\n"
+        "    - docker build -t app .\n    - docker push app\n"
+        "legacy:\n  image: docker:27\n  variables:\n    DOCKER_BUILDKIT: 0\n  script:\n    - docker build -t app .\n"
+        "current:\n  image: docker:27\n  script:\n    - docker build -f other/Dockerfile -t other .\n"
+    )
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitlab-ci.yml").write_text(text)
+    result = run_cli("patch", ".gitlab-ci.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ".gitlab-ci.yml:1:1: job 'old-engine': its `docker build` is left as written: its image docker:20.10 predates Docker 23" in result.stderr
+    assert "job 'legacy': its `docker build` is left as written: it sets DOCKER_BUILDKIT=0" in result.stderr
+    patched = (tmp_path / ".gitlab-ci.yml").read_text()
+    assert patched.startswith(text[: text.index("current:")])
+    assert "docker buildx build --cache-from type=registry,ref=$CI_REGISTRY_IMAGE/cache:$CI_COMMIT_REF_SLUG-other-Dockerfile" in patched
 
 
 def test_rewritten_entries_pass_shellcheck() -> None:

@@ -122,6 +122,15 @@ BAD_DOCKERFILES = {
     "empty": ("# just a comment\n", "Dockerfile:1:1: no instructions; this is not a Dockerfile"),
     "bad escape": ("# escape=x\nFROM golang:1.22\n", "Dockerfile:1:1: escape directive 'x' is not \\ or `"),
     "FROM without image": ("FROM\nRUN go build\n", "Dockerfile:1:1: FROM without an image"),
+    # BuildKit ends lines at LF only; a CR-only file is one line to it.
+    "CR-only line endings": (
+        "FROM golang:1.22\rCOPY . .\rRUN go build ./...\r",
+        "Dockerfile:1:17: a carriage return without a line feed",
+    ),
+    "escape-only last line": (
+        "FROM golang:1.22\nRUN go build ./...\n  \\\n",
+        "Dockerfile:3:3: a line of only \\ continues into nothing at the end of the file; remove it",
+    ),
 }
 
 
@@ -137,7 +146,34 @@ def test_bad_dockerfile_is_reported_at_its_place_and_left_untouched(tmp_path: Pa
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr, result.stderr
-    assert (repo / "Dockerfile").read_text() == text
+    assert (repo / "Dockerfile").read_bytes() == text.encode()
     # The other file is still processed and written.
     assert "--mount=type=cache" in good.read_text()
     assert not list(repo.rglob("*.ci-gocache.tmp"))
+
+
+def test_build_push_action_in_a_checkout_path_names_the_dockerfile_and_its_context(tmp_path: Path) -> None:
+    """A workflow that checks out into `release/` and builds `release/svc/Dockerfile` with
+    context `release` builds svc/Dockerfile from the repository root, on a fresh builder."""
+    repo = _repo(tmp_path, "basic")
+    (repo / "svc").mkdir()
+    (repo / "svc" / "Dockerfile").write_text("FROM golang:1.22\nWORKDIR /src\nCOPY . .\nRUN go build ./svc\n")
+    workflows = repo / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "images.yml").write_text(
+        '"on": push\n"jobs":\n  "image":\n    "runs-on": ubuntu-latest\n    "steps":\n'
+        '    - "uses": actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd\n      "with":\n        "path": release\n'
+        '    - "uses": "docker/build-push-action@263435318d21b8e681c14492fe198d362a7d2c83"\n      "with":\n'
+        '        "context": "release"\n        "file": "release/svc/Dockerfile"\n'
+    )
+    result = run_cli("inspect", "--format", "json", str(repo))
+    assert result.returncode == 0, result.stderr
+    (entry,) = [item for item in json.loads(result.stdout)["dockerfiles"] if item["path"].endswith("svc/Dockerfile")]
+    assert entry["context"] == ""
+    assert entry["modules_in_layer"] is True
+    assert entry["builds"] == [{"file": ".github/workflows/images.yml", "line": 9, "tool": "build-push-action"}]
+    patched = run_cli("patch", "svc/Dockerfile", cwd=repo)
+    assert patched.returncode == 0, patched.stderr
+    text = (repo / "svc" / "Dockerfile").read_text()
+    assert "COPY go.mod go.sum ./\nRUN go mod download\nCOPY . .\n" in text
+    assert "target=/go/pkg/mod" not in text and "target=/root/.cache/go-build" in text

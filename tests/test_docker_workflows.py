@@ -94,7 +94,7 @@ def test_registry_cache_comes_from_the_metadata_image_and_never_writes_on_pull_r
     assert build["cache-from"] == "type=registry,ref=ghcr.io/${{ github.repository }}:buildcache"
     cache_to = build["cache-to"]
     assert "(github.event_name != 'pull_request') && github.event_name == 'push'" in cache_to
-    assert "format('type=registry,ref=ghcr.io/{0}:buildcache,mode=max,image-manifest=true,oci-mediatypes=true', github.repository)" in cache_to
+    assert "format('type=registry,ref=ghcr.io/{0}:buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true', github.repository)" in cache_to
     buildx = [step for step in steps if str(step.get("uses", "")).startswith("docker/setup-buildx-action@")]
     assert [step["uses"] for step in buildx] == [pinned_uses("docker/setup-buildx-action").split(" #")[0]]
     assert steps.index(buildx[0]) < steps.index(_build_steps(steps)[0])
@@ -106,7 +106,7 @@ def test_gha_cache_is_scoped_per_workflow_job_step_and_matrix(tmp_path):
     first, second = (step["with"] for step in _build_steps(steps))
     assert first["cache-from"] == "type=gha,scope=docker-smoke-app-${{ matrix.platform }}"
     assert second["cache-from"] == "type=gha,scope=docker-smoke-debug-${{ matrix.platform }}"
-    assert "format('type=gha,mode=max,scope=docker-smoke-app-{0}', matrix.platform)" in first["cache-to"]
+    assert "format('type=gha,mode=max,ignore-error=true,scope=docker-smoke-app-{0}', matrix.platform)" in first["cache-to"]
     # The job already sets up buildx: no second setup step.
     assert sum(1 for step in steps if "setup-buildx-action" in str(step.get("uses"))) == 1
 
@@ -117,7 +117,10 @@ def test_cache_dance_maps_the_patched_dockerfile_mounts_and_saves_after_extracti
     ids = [step.get("id") for step in steps]
     dance = steps[ids.index("ci-gocache-docker-dance")]
     cache_map = json.loads(dance["with"]["cache-map"])
-    assert sorted(cache_map.values()) == ["/go/pkg/mod", "/root/.cache/go-build"]
+    # The modules stay in the download layer (the registry/gha cache exports layers, never
+    # cache mounts); the dance carries the build cache mount only.
+    assert sorted(cache_map.values()) == ["/root/.cache/go-build"]
+    assert b"target=/go/pkg/mod" not in after["Dockerfile"]
     assert dance["with"]["builder"] == "${{ steps.ci-gocache-buildx.outputs.name }}"
     build_index = steps.index(_build_steps(steps)[0])
     assert ids.index("ci-gocache-buildx") < ids.index("ci-gocache-docker-mounts") < ids.index("ci-gocache-docker-dance") < build_index

@@ -1,5 +1,7 @@
-"""Property tests: generated workflows in many styles. The patch changes nothing outside its
-insertions (and the setup-go `cache:` value), and a second run changes nothing."""
+"""Property tests: generated workflows in many styles, trigger shapes and set-up forms (local
+composite actions included). The patch changes nothing outside its insertions (and the setup-go
+`cache:` value), a second run changes nothing, the caches come before the Go step, and save
+steps are written exactly when the triggers let a push to the default branch run the job."""
 
 from __future__ import annotations
 
@@ -9,6 +11,28 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+# (`on:` lines, can a push to the default branch run it?)
+TRIGGER_SHAPES = [
+    (["push:", "  branches: [main]", "pull_request:"], True),
+    (["push:", "  branches: [main]", "  tags: ['v*']", "pull_request:"], True),
+    (["push:", "  branches: [main, 'release-*']", "pull_request:"], True),
+    (["push:", "  branches:", "    - main", "    - 'release/**'", "  tags:", "    - 'v*'"], True),
+    (["schedule:", "  - cron: '17 3 * * *'", "push:", "  branches: [main]"], True),
+    (["push:", "  tags: ['v*']"], False),
+    (["push:", "  branches: ['release-*']", "release:", "  types: [published]"], False),
+    (["schedule:", "  - cron: '17 3 * * *'", "workflow_dispatch:"], False),
+    (["pull_request_target:", "  types: [labeled]"], False),
+]
+COMPOSITE_ACTION = """name: setup
+description: Go for this repository
+runs:
+  using: composite
+  steps:
+    - uses: actions/setup-go@v5
+      with:
+        go-version-file: go.mod{cache}
+"""
+
 from ci_gocache.patching import Candidate, RepoCache, patch_file
 from ci_gocache.targets import github
 from ci_gocache.targets.base import PatchOptions
@@ -16,6 +40,18 @@ from ci_gocache.targets.base import PatchOptions
 
 @st.composite
 def workflows(draw: st.DrawFn) -> str:
+    return draw(generated()).text
+
+
+class Generated:
+    def __init__(self, text: str, saves: bool, composite: str | None) -> None:
+        self.text = text
+        self.saves = saves
+        self.composite = composite  # None, or the `cache:` line of the local action's setup-go
+
+
+@st.composite
+def generated(draw: st.DrawFn) -> Generated:
     unit = draw(st.sampled_from([2, 4]))
     flush_dashes = draw(st.booleans())
     blank_between = draw(st.booleans())
@@ -29,8 +65,12 @@ def workflows(draw: st.DrawFn) -> str:
     inner = step_indent + "  "
     steps: list[list[str]] = []
     steps.append([f"{step_indent}- uses: actions/checkout@v4", f"{inner}with:", f"{inner}{pad}persist-credentials: false"])
-    setup_form = draw(st.sampled_from(["none", "no-with", "with", "with-cache", "flow"]))
-    if setup_form == "no-with":
+    setup_form = draw(st.sampled_from(["none", "no-with", "with", "with-cache", "flow", "composite"]))
+    composite = None
+    if setup_form == "composite":
+        composite = draw(st.sampled_from(["", "\n        cache: false", "\n        cache: true"]))
+        steps.append([f"{step_indent}- uses: ./.github/actions/setup"])
+    elif setup_form == "no-with":
         steps.append([f"{step_indent}- uses: actions/setup-go@v5"])
     elif setup_form == "with":
         steps.append([f"{step_indent}- uses: actions/setup-go@v5", f"{inner}with:", f"{inner}{pad}go-version: {q('1.23')}"])
@@ -51,13 +91,12 @@ def workflows(draw: st.DrawFn) -> str:
         steps.append([f"{step_indent}- run: {go_command}"])
     for index in range(draw(st.integers(0, 2))):
         steps.append([f"{step_indent}- run: echo after {index}"])
+    on_lines, saves = draw(st.sampled_from(TRIGGER_SHAPES))
     lines = [
         "# generated workflow",
         f"name: {q('ci')}",
         "on:",
-        f"{pad}push:",
-        f"{pad}{pad}branches: [main]",
-        f"{pad}pull_request:",
+        *(pad + line.replace("  ", pad) for line in on_lines),
         "permissions:",
         f"{pad}contents: read",
         "jobs:",
@@ -79,12 +118,16 @@ def workflows(draw: st.DrawFn) -> str:
         text += newline
     if draw(st.booleans()):
         text = "\ufeff" + text
-    return text
+    return Generated(text, saves, composite)
 
 
-def _patch(root: Path, text: str) -> tuple[str, str]:
+def _patch(root: Path, text: str, composite: str | None = None) -> tuple[str, str]:
     workflow = root / ".github" / "workflows" / "ci.yml"
     workflow.parent.mkdir(parents=True, exist_ok=True)
+    if composite is not None:
+        action = root / ".github" / "actions" / "setup" / "action.yml"
+        action.parent.mkdir(parents=True, exist_ok=True)
+        action.write_text(COMPOSITE_ACTION.format(cache=composite))
     workflow.write_bytes(text.encode("utf-8"))
     (root / "go.mod").write_text("module example.com/x\n\ngo 1.22\n")
     (root / "go.sum").write_text("")
@@ -117,3 +160,23 @@ def test_patch_only_inserts_and_is_idempotent(tmp_path_factory, text: str) -> No
     assert "go-cache-dirs" in after
     again = _patch(root, after)[1]
     assert again == after
+
+
+def _normal(text: str) -> str:
+    return text.lstrip("\ufeff").replace("\r\n", "\n")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=generated())
+def test_saves_follow_the_triggers_and_caches_precede_go(tmp_path_factory, case: Generated) -> None:
+    root = tmp_path_factory.mktemp("repo")
+    before, after = (_normal(text) for text in _patch(root, case.text, case.composite))
+    if case.composite is not None and "cache: false" not in case.composite:
+        # setup-go's own cache inside the local action: reported, never doubled.
+        assert after == before
+        return
+    assert "go-cache-dirs" in after
+    go_step = next(line for line in after.splitlines() if "go test" in line or "go build" in line or "go vet" in line)
+    assert after.index("name: Locate Go caches") < after.index(go_step)
+    assert ("name: Save Go build cache" in after) == case.saves, "save steps do not follow the triggers"
+    assert _normal(_patch(root, after)[1]) == after

@@ -77,3 +77,27 @@ def test_text_output_is_readable():
     assert result.returncode == 0
     assert "job test (line 4): builds Go (uses actions/setup-go; runs go commands)" in result.stdout
     assert "cache: setup-go's built-in cache (on by default)" in result.stdout
+
+
+GITHUB_FIXTURES = Path(__file__).parent / "fixtures" / "github"
+
+
+def test_cache_flow_reports_restores_nothing_saves_as_they_are(tmp_path):
+    """`inspect` runs the cache-flow check on the workflows as they are: setup-go's cache in a
+    tag-only release workflow is never saved where other runs can read it; the same cache in
+    CI workflow on pushes to main (with tags too) is saved, and a release-branch workflow never saves."""
+    result = run_cli("inspect", "--format", "json", str(GITHUB_FIXTURES / "release-tags" / "repo"))
+    assert result.returncode == 0, result.stderr
+    (flow,) = json.loads(result.stdout)["cache_flow"]
+    assert (flow["job"], flow["cache"], flow["saved_by"]) == ("goreleaser", "setup-go's cache", [])
+    assert "restores a cache that nothing saves" in flow["message"]
+    text = run_cli("inspect", str(GITHUB_FIXTURES / "release-tags" / "repo")).stdout
+    assert "Cache flow (1 restores, 1 never saved):" in text
+    assert "job goreleaser: setup-go's cache: NOTHING SAVES IT" in text
+    saved = json.loads(run_cli("inspect", "--format", "json", str(GITHUB_FIXTURES / "trigger-shapes" / "repo")).stdout)
+    by_job = {flow["job"]: flow for flow in saved["cache_flow"]}
+    # setup-go's key holds no job id: every job on the default branch with the same go.sum saves it,
+    # the tags-and-main CI job included; the release-branch-only workflow never does.
+    assert ".github/workflows/ci.yml: test" in by_job["test"]["saved_by"]
+    assert ".github/workflows/ci.yml: test" in by_job["verify"]["saved_by"]
+    assert not any("release-only.yml" in saver for flow in by_job.values() for saver in flow["saved_by"])

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from support.cachestore import CacheStore
 from support.cli import run_cli
-from support.composite import Job, main_action
 
 FIXTURE = Path(__file__).parent / "fixtures" / "action" / "module"
 NEW_MODULE_LINES = (
@@ -49,23 +48,6 @@ def history(tmp_path) -> tuple[Path, str, str]:
         handle.write(NEW_MODULE_LINES)
     _git(repo, "commit", "-q", "-am", "add golang.org/x/sync")
     return repo, first, old_keys["module"]["key"]
-
-
-def test_key_command_prints_the_keys_the_action_computes(tmp_path):
-    workspace = tmp_path / "workspace"
-    shutil.copytree(FIXTURE, workspace)
-    job = Job(workspace, tmp_path / "temp", CacheStore(tmp_path / "store"), run_id="1001", job_id="build",
-              env={"GOMODCACHE": str(tmp_path / "m"), "GOCACHE": str(tmp_path / "b"), "GOTOOLCHAIN": "local"})
-    action = job.use_action(main_action(), {"extra-key-parts": "linux-amd64"}, stop_after="keys").outputs
-    completed = run_cli("key", str(workspace), "--os", "Linux", "--arch", "X64", "--job", "build",
-                        "--run", "1001-1", "--extra", "linux-amd64", "--format", "json")
-    assert completed.returncode == 0, completed.stderr
-    printed = json.loads(completed.stdout)
-    assert printed["module"]["key"] == action["module-key"]
-    assert printed["module"]["restore_keys"] == action["module-restore-keys"].splitlines()
-    assert printed["build"]["key"] == action["build-key"]
-    assert printed["build"]["restore_keys"] == action["build-restore-keys"].splitlines()
-    assert [entry["path"] for entry in printed["sum_files"]] == ["go.sum"]
 
 
 def test_text_output_lists_sum_files_and_keys():
@@ -140,3 +122,36 @@ def test_bad_input_exits_2_with_a_located_message(tmp_path):
     assert not_a_key.returncode == 2
     assert "is not a ci-gocache module or build key" in not_a_key.stderr
     assert "Traceback" not in missing.stderr + unreadable.stderr + not_a_key.stderr
+
+
+def _module_with_go_sum(tmp_path: Path, make_go_sum) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "go.mod").write_text("module example.com/m\n\ngo 1.22\n")
+    make_go_sum(root / "go.sum", tmp_path)
+    return root
+
+
+@pytest.mark.parametrize(
+    "make_go_sum, message",
+    [
+        (lambda path, tmp: os.mkfifo(path), "is not a regular file (a FIFO, a device or a socket)"),
+        (lambda path, tmp: path.symlink_to("/dev/zero"), "is not a regular file (a FIFO, a device or a socket)"),
+        (lambda path, tmp: path.symlink_to(tmp / "gone.sum"), "a link to a missing file"),
+        (lambda path, tmp: (tmp.joinpath("dir").mkdir(), path.symlink_to(tmp / "dir")), "is a directory (or a link to one)"),
+    ],
+    ids=["fifo", "dev-zero", "dangling-link", "link-to-directory"],
+)
+def test_a_go_sum_that_is_not_a_regular_file_exits_2_without_hanging(tmp_path, make_go_sum, message):
+    root = _module_with_go_sum(tmp_path, make_go_sum)
+    completed = run_cli("key", str(root), "--go-version", "go1.23.4", timeout=60)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith(f"{root / 'go.sum'}:1:1: {message}")
+    assert "Traceback" not in completed.stderr and completed.stdout == ""
+
+
+def test_a_bad_modules_glob_exits_2_with_a_message(tmp_path):
+    completed = run_cli("key", str(FIXTURE), "--modules", "a[z-a]", "--go-version", "go1.23.4")
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("a[z-a]:1:1: not a valid glob")
+    assert "Traceback" not in completed.stderr

@@ -296,7 +296,7 @@ def test_table_lists_each_workflow_job_and_cache(basic: FixtureServer) -> None:
     row = next(line for line in lines if line.startswith("CI") and " build " in line)
     assert row.split()[3:7] == ["4", "0%", "75%", "25%"]
     assert sum(line.startswith("warning: ") for line in lines) == 3
-    assert "1 run logs was missing (expired or erased)." in lines
+    assert "1 run log was missing (expired or erased)." in lines
     assert completed.stderr == "", "no progress bar when stderr is not a terminal"
 
 

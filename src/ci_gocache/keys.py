@@ -18,14 +18,33 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 DEFAULT_PREFIX = "gocache-v1"
 MODULE_KIND = "gomod"
 BUILD_KIND = "gobuild"
 SUM_FILE_NAMES = ("go.sum", "go.work.sum")
-SKIPPED_DIRECTORIES = {".git", "vendor", "node_modules", "testdata", ".hg", ".svn"}
+# Go ignores directories named testdata or vendor and those starting with "." or "_" when it
+# matches packages; node_modules holds no Go module a build uses.
+SKIPPED_DIRECTORIES = {"vendor", "node_modules", "testdata"}
+# A go.sum larger than this is not a go.sum (the largest real ones are a few MiB).
+MAX_SUM_FILE_BYTES = 64 << 20
+
+
+class KeyInputError(ValueError):
+    """An input the keys cannot be computed from: `path` and a message saying what to do."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def skipped_directory(name: str) -> bool:
+    return name in SKIPPED_DIRECTORIES or name.startswith((".", "_"))
 
 
 @dataclass(frozen=True)
@@ -119,29 +138,76 @@ def _normal(relative: str) -> str:
     return "" if cleaned == "." else cleaned
 
 
-def sum_files_for_directories(root: Path, directories: list[str]) -> list[str]:
+class DiskTree:
+    """A working tree on disk, as go.sum discovery sees it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def is_file(self, relative: str) -> bool:
+        return (self.root / relative).is_file()
+
+    def lexists(self, relative: str) -> bool:
+        """There is an entry of that name, whatever it is (a dangling link or a FIFO too)."""
+        return os.path.lexists(self.root / relative)
+
+    def read_text(self, relative: str) -> str:
+        return (self.root / relative).read_text(encoding="utf-8", errors="replace")
+
+    def files_named(self, names: set[str]) -> list[str]:
+        return walk_files(self.root, names)
+
+
+class ListedTree:
+    """A tree given as its list of files (e.g. the go files of one git commit): go.sum discovery
+    without a checkout. `read_text` reads a file's contents on demand (only go.work files are read)."""
+
+    def __init__(self, files: set[str] | frozenset[str] | dict[str, str], read_text: Callable[[str], str]) -> None:
+        self.files = files
+        self.read_text = read_text  # type: ignore[method-assign]
+
+    def is_file(self, relative: str) -> bool:
+        return relative in self.files
+
+    lexists = is_file
+
+    def files_named(self, names: set[str]) -> list[str]:
+        return [path for path in self.files if path.rsplit("/", 1)[-1] in names and is_walked(path)]
+
+
+def is_walked(relative_path: str) -> bool:
+    """Whether walk_files reaches this file: none of its directories is skipped."""
+    return not any(skipped_directory(part) for part in relative_path.split("/")[:-1])
+
+
+def _tree(root: Path | DiskTree | ListedTree) -> DiskTree | ListedTree:
+    return root if isinstance(root, (DiskTree, ListedTree)) else DiskTree(root)
+
+
+def sum_files_for_directories(root: Path | DiskTree | ListedTree, directories: list[str]) -> list[str]:
     """The go.sum and go.work.sum files (relative to root, sorted) for modules built in `directories`.
 
     A directory with a go.work contributes every module it uses and its go.work.sum.
     A directory inside a module contributes that module. A module without go.sum
     contributes its go.mod, so the key still changes when it gains dependencies.
     """
+    tree = _tree(root)
     found: set[str] = set()
     for directory in directories:
-        found.update(_sum_files_for_directory(root, _normal(directory)))
+        found.update(_sum_files_for_directory(tree, _normal(directory)))
     return sorted(found)
 
 
-def _sum_files_for_directory(root: Path, directory: str) -> set[str]:
-    module_dir = _enclosing(root, directory, "go.mod")
-    work_dir = _enclosing(root, directory, "go.work")
+def _sum_files_for_directory(tree: DiskTree | ListedTree, directory: str) -> set[str]:
+    module_dir = _enclosing(tree, directory, "go.mod")
+    work_dir = _enclosing(tree, directory, "go.work")
     if os.environ.get("GOWORK") == "off":
         work_dir = None
     # go.work applies when it sits at or above the module (Go's own lookup rule).
     if work_dir is not None and (module_dir is None or _is_within(module_dir, work_dir)):
-        return _workspace_sum_files(root, work_dir)
+        return _workspace_sum_files(tree, work_dir)
     if module_dir is not None:
-        return {_module_sum_file(root, module_dir)}
+        return {_module_sum_file(tree, module_dir)}
     return set()
 
 
@@ -149,10 +215,10 @@ def _is_within(inner: str, outer: str) -> bool:
     return outer == "" or inner == outer or inner.startswith(outer + "/")
 
 
-def _enclosing(root: Path, directory: str, marker: str) -> str | None:
+def _enclosing(tree: DiskTree | ListedTree, directory: str, marker: str) -> str | None:
     current = directory
     while True:
-        if (root / current / marker).is_file():
+        if tree.is_file(_join_relative(current, marker)):
             return current
         if current == "":
             return None
@@ -163,51 +229,54 @@ def _join_relative(directory: str, name: str) -> str:
     return f"{directory}/{name}" if directory else name
 
 
-def _module_sum_file(root: Path, module_dir: str) -> str:
+def _module_sum_file(tree: DiskTree | ListedTree, module_dir: str) -> str:
     go_sum = _join_relative(module_dir, "go.sum")
-    return go_sum if (root / go_sum).is_file() else _join_relative(module_dir, "go.mod")
+    # lexists: a go.sum that is a dangling link or a FIFO is reported by `sum_file_problem`,
+    # not silently replaced by go.mod.
+    return go_sum if tree.lexists(go_sum) else _join_relative(module_dir, "go.mod")
 
 
-def _workspace_sum_files(root: Path, work_dir: str) -> set[str]:
-    work_file = root / work_dir / "go.work"
+def _workspace_sum_files(tree: DiskTree | ListedTree, work_dir: str) -> set[str]:
     files: set[str] = set()
     work_sum = _join_relative(work_dir, "go.work.sum")
-    if (root / work_sum).is_file():
+    if tree.is_file(work_sum):
         files.add(work_sum)
-    for used in parse_go_work_uses(work_file.read_text(encoding="utf-8", errors="replace")):
+    for used in parse_go_work_uses(tree.read_text(_join_relative(work_dir, "go.work"))):
         module_dir = _normal(_join_relative(work_dir, used))
-        if (root / module_dir / "go.mod").is_file():
-            files.add(_module_sum_file(root, module_dir))
+        if tree.is_file(_join_relative(module_dir, "go.mod")):
+            files.add(_module_sum_file(tree, module_dir))
     return files
 
 
-def all_sum_files(root: Path) -> list[str]:
+def all_sum_files(root: Path | DiskTree | ListedTree) -> list[str]:
     """Every go.sum and go.work.sum below root, as `find . -name go.sum` would see them."""
-    return sorted(walk_files(root, set(SUM_FILE_NAMES)))
+    return sorted(_tree(root).files_named(set(SUM_FILE_NAMES)))
 
 
 def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
-    """Files below root (relative, "/"-separated), skipping SKIPPED_DIRECTORIES; only
-    those called one of `names` when given.
+    """Files below root (relative, "/"-separated), skipping the directories Go ignores
+    (`skipped_directory`); only those called one of `names` when given.
 
     A plain scandir loop: it never stats a file, so it keeps pace with `find` on large trees.
+    A symlink to a directory is listed as a file and never followed.
     """
     found: list[str] = []
     pending = [("", os.fspath(root))]
     while pending:
         relative_dir, directory = pending.pop()
+        prefix = relative_dir + "/" if relative_dir else ""
         try:
             entries = os.scandir(directory)
         except OSError:
             continue
         with entries:
             for entry in entries:
-                relative = f"{relative_dir}/{entry.name}" if relative_dir else entry.name
+                name = entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in SKIPPED_DIRECTORIES:
-                        pending.append((relative, entry.path))
-                elif names is None or entry.name in names:
-                    found.append(relative)
+                    if not skipped_directory(name):
+                        pending.append((prefix + name, entry.path))
+                elif names is None or name in names:
+                    found.append(prefix + name)
     return found
 
 
@@ -243,7 +312,10 @@ def glob_pattern(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(char))
         index += 1
-    return re.compile("".join(out) + r"\Z")
+    try:
+        return re.compile("".join(out) + r"\Z")
+    except re.error as error:
+        raise KeyInputError(pattern, f"not a valid glob ({error}); fix the pattern (a range such as [a-z] must go upwards)") from None
 
 
 def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
@@ -275,12 +347,57 @@ def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
 # ---------------------------------------------------------------- digests
 
 
-def file_digest(path: Path) -> bytes:
+def _open_regular(path: str | Path) -> int:
+    """A descriptor for a regular file of at most MAX_SUM_FILE_BYTES, opened without blocking.
+
+    O_NONBLOCK makes opening a FIFO return at once; fstat then refuses anything that is not a
+    regular file (FIFO, device such as /dev/zero, socket, directory). Raises KeyInputError.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        what = "a link to a missing file" if os.path.islink(path) else "missing"
+        raise KeyInputError(str(path), f"{what}; remove it or point it at a real go.sum") from None
+    except OSError as error:
+        raise KeyInputError(str(path), f"cannot be read ({error.strerror}); make it a readable regular file") from None
+    info = os.fstat(descriptor)
+    problem = ""
+    if stat.S_ISDIR(info.st_mode):
+        problem = "is a directory (or a link to one), not a file; remove it or replace it with the real go.sum"
+    elif not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file (a FIFO, a device or a socket); remove it or replace it with the real go.sum"
+    elif info.st_size > MAX_SUM_FILE_BYTES:
+        problem = f"is {info.st_size} bytes, over the {MAX_SUM_FILE_BYTES >> 20} MiB a go.sum can plausibly hold; check what it is"
+    if problem:
+        os.close(descriptor)
+        raise KeyInputError(str(path), problem)
+    if flags & getattr(os, "O_NONBLOCK", 0):
+        os.set_blocking(descriptor, True)
+    return descriptor
+
+
+def file_digest(path: str | Path) -> bytes:
+    """sha256 of a regular file; raises KeyInputError for anything else (never blocks)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(_open_regular(path), "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 16), b""):
             digest.update(chunk)
     return digest.digest()
+
+
+def sum_file_digests(root: Path, relative_paths: list[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Each file read once: the sha256 of those that are regular files, and for the others what
+    is wrong and what to do (a FIFO, a device, a dangling link, a directory)."""
+    base = os.fspath(root)
+    digests: dict[str, bytes] = {}
+    problems: dict[str, str] = {}
+    for relative in relative_paths:
+        try:
+            digests[relative] = file_digest(os.path.join(base, relative))
+        except KeyInputError as error:
+            problems[relative] = error.message
+    return digests, problems
 
 
 def digest_files(root: Path, relative_paths: list[str]) -> str:
@@ -288,11 +405,16 @@ def digest_files(root: Path, relative_paths: list[str]) -> str:
 
     An empty list gives "", as hashFiles does when nothing matches.
     """
-    if not relative_paths:
+    return combine_digests([file_digest(root / relative) for relative in relative_paths])
+
+
+def combine_digests(digests: list[bytes]) -> str:
+    """sha256 over the files' sha256 digests, in order; "" for none."""
+    if not digests:
         return ""
     combined = hashlib.sha256()
-    for relative in relative_paths:
-        combined.update(file_digest(root / relative))
+    for digest in digests:
+        combined.update(digest)
     return combined.hexdigest()
 
 
@@ -324,7 +446,12 @@ def resolve_sum_files(root: Path, modules: list[str]) -> list[str]:
     """
     if modules:
         return expand_sum_globs(root, [_inside(root, module) for module in modules])
-    return sum_files_for_directories(root, [""]) or all_sum_files(root)
+    return default_sum_files(DiskTree(root))
+
+
+def default_sum_files(tree: DiskTree | ListedTree) -> list[str]:
+    """The sum files the action keys on without a `modules` input (`simulate` replays it on git trees)."""
+    return sum_files_for_directories(tree, [""]) or all_sum_files(tree)
 
 
 def _inside(root: Path, path: str) -> str:
@@ -342,6 +469,8 @@ class WorkspaceKeys:
 
     parts: KeyParts
     sum_files: tuple[str, ...]
+    # sha256 (hex) of each sum file, read once with the key (`ci-gocache key` prints them).
+    sum_file_sha256: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def module_key(self) -> str:
@@ -371,16 +500,27 @@ def workspace_keys(
     job: str,
     extra: list[str] | tuple[str, ...] = (),
     run: str,
+    sum_files: list[str] | None = None,
+    sum_digests: dict[str, bytes] | None = None,
 ) -> WorkspaceKeys:
-    sum_files = resolve_sum_files(root, modules)
+    """The keys for `modules` in root. Pass `sum_files` (and their `sum_digests`) when already
+    resolved and read, so that the tree is walked and each file read once."""
+    if sum_files is None:
+        sum_files = resolve_sum_files(root, modules)
+    known = sum_digests or {}
+    digests = [known[relative] if relative in known else file_digest(root / relative) for relative in sum_files]
     parts = KeyParts(
         prefix=prefix,
         os_name=key_safe(os_name),
         arch=key_safe(arch),
-        sums_digest=digest_files(root, sum_files),
+        sums_digest=combine_digests(digests),
         go_version=key_safe(go_version),
         job=key_safe(job),
         extra=tuple(key_safe(part) for part in extra if part.strip()),
         run=key_safe(run),
     )
-    return WorkspaceKeys(parts=parts, sum_files=tuple(sum_files))
+    return WorkspaceKeys(
+        parts=parts,
+        sum_files=tuple(sum_files),
+        sum_file_sha256={relative: digest.hex() for relative, digest in zip(sum_files, digests)},
+    )

@@ -19,8 +19,7 @@ from ci_gocache.sourcefile import (
     resolve_inside,
     write_atomically,
 )
-from ci_gocache.targets import target_claiming, target_for_explicit_file
-from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
+from ci_gocache.targets import ALL_TARGETS, target_claiming, target_for_explicit_file
 from ci_gocache.targets.base import JobOutcome, PatchOptions
 from ci_gocache.textedit import OverlappingEdits, apply_edits, unified_diff_of_edits
 
@@ -36,6 +35,9 @@ class FileResult:
     jobs: list[JobOutcome] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     error: InputError | None = None
+    # The file's facts as written (patched or not), for checks across files (cache flow).
+    facts: Any = None
+    source_path: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -108,7 +110,7 @@ class RepoCache:
             except InputError as error:
                 self._repos[root] = error
             else:
-                repo.dockerfile_cache_mounts = cache_mounts_after_patch
+                repo.dockerfile_cache_mounts = _dockerfile_cache_mounts
                 self._repos[root] = repo
         facts = self._repos[root]
         if isinstance(facts, InputError):
@@ -116,9 +118,11 @@ class RepoCache:
         return facts
 
 
-# A run that finds its file changed on disk between reading and writing (another run, a
-# `git checkout`) starts that file again from the new bytes, at most this many times.
-ATTEMPTS_WHEN_CHANGED = 5
+def _dockerfile_cache_mounts(path: Path, repo: RepoFacts) -> list[dict[str, str]] | None:
+    """The Dockerfile target's answer, loaded only when a workflow asks for it."""
+    from ci_gocache.targets.dockerfile.patcher import cache_mounts_after_patch
+
+    return cache_mounts_after_patch(path, repo)
 
 
 def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, write: bool) -> FileResult:
@@ -154,7 +158,10 @@ def _patch_once(candidate: Candidate, target: ModuleType, options: PatchOptions,
     facts = target.inspect(source, repos.for_file(candidate.path))
     plan = target.plan(facts, options)
     new_text = apply_edits(source.text, plan.edits)
-    result = FileResult(candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices)
+    result = FileResult(
+        candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices, facts=facts,
+        source_path=Path(os.path.abspath(candidate.path)),
+    )
     if new_text == source.text:
         return result
     if len(source.encode(new_text)) > MAX_FILE_BYTES:
@@ -164,6 +171,7 @@ def _patch_once(candidate: Candidate, target: ModuleType, options: PatchOptions,
             "that the next run reads; nothing written; split the workflow, or use --style action (shorter steps)",
         )
     new_facts = target.verify(source, facts, new_text, options)
+    result.facts = new_facts
     _check_idempotent(target, source, new_text, new_facts, options, repos, candidate)
     result.status = "changed"
     result.diff = unified_diff_of_edits(source.text, plan.edits, f"a/{candidate.shown}", f"b/{candidate.shown}")
@@ -195,3 +203,61 @@ def _check_idempotent(
         raise InputError(
             candidate.shown, 1, 1, "internal error: a second run would change the file again; nothing was written"
         )
+
+
+def cache_flow(results: list[FileResult], repos: RepoCache) -> list[Any]:
+    """Cache-flow findings (targets with a `flow` function) for the restores of the jobs
+    patched in this run: each says which jobs save the cache, or that none does.
+
+    Every CI file of the repository counts as a possible saver, also the ones not passed.
+    """
+    groups: dict[tuple[str, Path], dict[Path, Any]] = {}
+    targets: dict[str, ModuleType] = {}
+    patched: set[tuple[str, str]] = set()
+    for result in results:
+        target = ALL_TARGETS.get(result.target)
+        if target is None or not hasattr(target, "flow") or result.facts is None or result.source_path is None:
+            continue
+        root = repos.for_file(result.source_path).root
+        targets[result.target] = target
+        groups.setdefault((result.target, root), {})[result.source_path] = result.facts
+        patched.update((result.facts.path, job.job) for job in result.jobs if job.outcome == "patched")
+    findings: list[Any] = []
+    for (name, root), facts_by_path in groups.items():
+        target = targets[name]
+        repo = repos.for_file(next(iter(facts_by_path)))
+        everything = list(facts_by_path.values())
+        for relative in target.repository_files(repo):
+            path = Path(os.path.abspath(root / relative))
+            if path in facts_by_path:
+                continue
+            try:
+                everything.append(target.inspect(read_source(path, relative), repo))
+            except (InputError, NotPatchable):
+                continue
+        findings.extend(
+            finding for finding in target.flow(everything)
+            if (finding.restore.path, finding.restore.job) in patched
+        )
+    return findings
+
+
+def patch_text(
+    text: str, relative_path: str, target: ModuleType, repo: RepoFacts, options: PatchOptions
+) -> tuple[str, list[JobOutcome], list[Notice]]:
+    """Patch text that is not on disk yet (what `ci-gocache init` emits), verified like a file.
+
+    Raises InputError when the patched text does not verify or a second run would change it.
+    """
+    source = SourceFile(repo.root / relative_path, relative_path, text, False, "\n", 0o644)
+    facts = target.inspect(source, repo)
+    plan = target.plan(facts, options)
+    new_text = apply_edits(text, plan.edits)
+    if new_text != text:
+        new_facts = target.verify(source, facts, new_text, options)
+        if new_facts is None:
+            again = SourceFile(source.path, relative_path, new_text, False, "\n", 0o644)
+            new_facts = target.inspect(again, repo)
+        if target.plan(new_facts, options).edits:
+            raise InputError(relative_path, 1, 1, "internal error: a second run would change the file again")
+    return new_text, plan.jobs, plan.notices

@@ -17,14 +17,26 @@ class PinnedAction:
 
 
 PINNED_ACTIONS: dict[str, PinnedAction] = {
+    "actions/checkout": PinnedAction(
+        "actions/checkout", "v5.0.0", "08c6903cd8c0fde910a37f88322edcfb5dd907a8"
+    ),
+    "actions/setup-go": PinnedAction(
+        "actions/setup-go", "v6.0.0", "44694675825211faa026b3c33043df3e48a5fa00"
+    ),
     "actions/cache": PinnedAction(
         "actions/cache", "v6.1.0", "55cc8345863c7cc4c66a329aec7e433d2d1c52a9"
     ),
     "docker/build-push-action": PinnedAction(
         "docker/build-push-action", "v7.3.0", "53b7df96c91f9c12dcc8a07bcb9ccacbed38856a"
     ),
+    "docker/login-action": PinnedAction(
+        "docker/login-action", "v3.4.0", "74a5d142397b4f367a81961eba4e8cd7edddf772"
+    ),
     "docker/setup-buildx-action": PinnedAction(
         "docker/setup-buildx-action", "v4.3.0", "37fe631027851001ddb9b187196cc803df7f5f0e"
+    ),
+    "golangci/golangci-lint-action": PinnedAction(
+        "golangci/golangci-lint-action", "v8.0.0", "4afd733a84b1f43292c63897423277bb7f4313a9"
     ),
     "reproducible-containers/buildkit-cache-dance": PinnedAction(
         "reproducible-containers/buildkit-cache-dance",

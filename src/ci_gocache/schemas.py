@@ -7,8 +7,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Callable
 
-import jsonschema
-
 GITHUB_WORKFLOW = "github-workflows.json"
 GITHUB_ACTION = "github-actions.json"
 GITLAB_CI = "gitlab-ci.json"
@@ -22,6 +20,9 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def _validator(name: str) -> Any:
+    # jsonschema loads in a few hundred milliseconds: only a run that writes something pays for it.
+    import jsonschema
+
     schema = load_schema(name)
     validator_class = jsonschema.validators.validator_for(schema)
     return validator_class(schema, format_checker=None)
@@ -29,6 +30,8 @@ def _validator(name: str) -> Any:
 
 def schema_errors(document: Any, name: str) -> list[tuple[list[Any], str]]:
     """Each error as (path into the document, message), the deepest first."""
+    import jsonschema
+
     found = []
     for error in _validator(name).iter_errors(document):
         best = jsonschema.exceptions.best_match([error])

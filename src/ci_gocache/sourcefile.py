@@ -31,13 +31,12 @@ MAX_DEPTH = 200
 BOM = "\ufeff"
 
 
-class NotPatchable(Exception):
-    """A file left alone on purpose (a FIFO, a link out of the repository, a hard link): a notice, not an error."""
+class NotPatchable(InputError):
+    """A file left alone on purpose (a FIFO, a link out of the repository, a hard link). `patch`
+    reports it as a notice; code that only reads (inspect, includes) sees an InputError."""
 
     def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
+        super().__init__(path, 1, 1, message)
 
 
 class ChangedOnDisk(Exception):
@@ -457,6 +456,41 @@ def write_atomically(disk: DiskState, data: bytes, shown: str) -> None:
                 os.unlink(temporary_name, dir_fd=folder)
             except OSError:
                 pass
+        os.close(folder)
+
+
+def write_file(path: Path, data: bytes, shown: str) -> None:
+    """Write a file that may not exist yet (`init`): an existing one is replaced like a patched file
+    (write_atomically); a new one is written in full under a random name, then linked to its name,
+    which fails rather than clobber a file that appeared meanwhile."""
+    if os.path.lexists(path):
+        raw, stat = read_regular_file(Path(os.path.realpath(path)), shown, MAX_FILE_BYTES, "a CI file")
+        write_atomically(DiskState(Path(os.path.realpath(path)), raw, stat), data, shown)
+        return
+    try:
+        folder = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot open the folder {path.parent} ({exc.strerror}); nothing written") from None
+    temporary_name = f".{path.name}.{secrets.token_hex(8)}.ci-gocache.tmp"
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(temporary_name, flags, 0o600, dir_fd=folder)
+        try:
+            _write_all(descriptor, data)
+            os.fchmod(descriptor, 0o644)
+        finally:
+            os.close(descriptor)
+        os.link(temporary_name, path.name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+        os.fsync(folder)
+    except FileExistsError:
+        raise ChangedOnDisk(path.name) from None
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot write the file ({exc.strerror}); nothing written") from None
+    finally:
+        try:
+            os.unlink(temporary_name, dir_fd=folder)
+        except OSError:
+            pass
         os.close(folder)
 
 

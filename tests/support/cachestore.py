@@ -2,7 +2,8 @@
 
 It matches keys the way actions/cache documents it:
 
-1. an entry whose key equals `key` exactly;
+1. an entry whose key equals `key`, ignoring case (the service compares keys case-insensitively
+   and answers with the key as it was saved);
 2. else the newest entry whose key starts with `key`;
 3. else, for each restore key in order, the newest entry whose key starts with it.
 
@@ -10,7 +11,8 @@ Only entries saved with the same paths match (actions/cache's "version" hashes t
 the compression method). A key can be saved once; a second save of it is refused, as
 actions/cache refuses to reserve a key that exists. Restore outputs are those of
 actions/cache/restore: cache-hit ('true' exact, 'false' partial, unset on a miss),
-cache-primary-key and cache-matched-key. Used by the action tests and by bench/.
+cache-primary-key and cache-matched-key; `lookup-only: true` answers without extracting.
+Used by the action tests and by bench/.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class CacheStore:
         version = cache_version(paths)
         candidates = [entry for entry in self.entries() if entry.version == version]
         for entry in candidates:
-            if entry.key == key:
+            if entry.key.lower() == key.lower():
                 return entry
         for prefix in [key, *restore_keys]:
             matching = [entry for entry in candidates if entry.key.startswith(prefix)]
@@ -83,6 +85,11 @@ class CacheStore:
         if entry is None:
             self.log.append(f"Cache not found for input keys: {', '.join([key, *restore_keys])}")
             return outputs
+        if with_inputs.get("lookup-only", "").strip() == "true":
+            self.log.append(f"Cache found and can be restored from key: {entry.key}")
+            outputs["cache-hit"] = "true" if entry.key.lower() == key.lower() else "false"
+            outputs["cache-matched-key"] = entry.key
+            return outputs
         started = time.monotonic()
         with tarfile.open(entry.archive) as archive:
             members = archive.getmembers()
@@ -100,17 +107,29 @@ class CacheStore:
         self.log.append(
             f"Cache restored from key: {entry.key} ({entry.size} B in {time.monotonic() - started:.2f} s)"
         )
-        outputs["cache-hit"] = "true" if entry.key == key else "false"
+        outputs["cache-hit"] = "true" if entry.key.lower() == key.lower() else "false"
         outputs["cache-matched-key"] = entry.key
         return outputs
 
+    def reserve(self, key: str, paths: list[str]) -> None:
+        """Another job reserved `key` and has not finished uploading: saves of it are refused,
+        and lookups do not find it yet (as the cache service does)."""
+        reserved = self.directory / "reserved.json"
+        keys = json.loads(reserved.read_text()) if reserved.exists() else []
+        reserved.write_text(json.dumps([*keys, [key.lower(), cache_version(paths)]]))
+
+    def _reserved(self, key: str, version: str) -> bool:
+        reserved = self.directory / "reserved.json"
+        return reserved.exists() and [key.lower(), version] in json.loads(reserved.read_text())
+
     def save(self, with_inputs: dict[str, str]) -> dict[str, str]:
-        """What actions/cache/save does: refuses an existing key or missing paths (a warning)."""
+        """What actions/cache/save does: refuses an existing or reserved key, or missing paths,
+        with a warning only (the step still succeeds)."""
         paths = input_lines(with_inputs["path"])
         key = with_inputs["key"].strip()
         version = cache_version(paths)
         entries = self.entries()
-        if any(entry.key == key and entry.version == version for entry in entries):
+        if self._reserved(key, version) or any(entry.key.lower() == key.lower() and entry.version == version for entry in entries):
             self.log.append(f"Failed to save: Unable to reserve cache with key {key}, another job may be creating this cache.")
             return {}
         if not any(Path(os.path.expanduser(path)).exists() for path in paths):

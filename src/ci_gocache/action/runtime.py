@@ -1,8 +1,11 @@
 """The steps of the ci-gocache GitHub Action (action.yml and save/action.yml).
 
-Run straight from the action's checkout with the runner's Python and no installed packages:
+Run straight from the action's checkout with the runner's Python and no installed packages, in
+isolated mode so that nothing from the workspace (the current directory) or PYTHON* variables
+can be imported in its place:
 
-    PYTHONPATH="$GITHUB_ACTION_PATH/src" python3 -S -m ci_gocache.action.runtime <phase>
+    python3 -I -S -c 'import sys; sys.path.insert(0, sys.argv[1]); ...main(sys.argv[2:])' \
+        "$GITHUB_ACTION_PATH/src" <phase>
 
 Standard library only, like the modules it uses (keys, trim, records). Phases, in job order:
 
@@ -12,7 +15,9 @@ Standard library only, like the modules it uses (keys, trim, records). Phases, i
     prepare-save  before actions/cache/save: trim what the job did not use; decide what to save
     report        after actions/cache/save: the job summary and one record per cache in the log
 
-The phases pass their facts along in a JSON state file named by $CI_GOCACHE_STATE.
+The phases pass their facts along in a JSON state file named by $CI_GOCACHE_STATE: a new file
+with a random name in RUNNER_TEMP for every use of the action, which names the state of an
+earlier use in the same job, so that a second use does not replace the first one's state.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from __future__ import annotations
 import json
 import ntpath
 import os
+import re
+import stat
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,8 +39,13 @@ from ci_gocache.action.records import format_record
 
 SAVE_POLICIES = ("auto", "push", "always", "never")
 NEVER_SAVE_EVENTS = ("pull_request", "pull_request_target", "release")
-STATE_VERSION = 1
+STATE_VERSION = 2
 MAX_KEY_LENGTH = 512  # actions/cache rejects longer keys
+# A build cache holding more entries than this before the restore was not emptied for this job:
+# a persistent (self-hosted) cache, maybe shared with other jobs. A fresh runner's GOCACHE holds
+# at most the few entries setup-go's and our own `go env` calls write.
+OWNED_CACHE_MAX_ENTRIES = 64
+SUM_LIST_SHOWN = 5
 
 
 class ActionError(Exception):
@@ -55,7 +66,7 @@ def file_command_lines(name: str, value: str) -> str:
     """`name=value`, or a heredoc when the value spans lines (GITHUB_OUTPUT and GITHUB_ENV)."""
     if "\n" not in value and "\r" not in value:
         return f"{name}={value}\n"
-    delimiter = f"ci_gocache_{uuid.uuid4().hex}"
+    delimiter = f"ci_gocache_{os.urandom(16).hex()}"
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
@@ -77,6 +88,17 @@ def _escape_command(text: str) -> str:
 
 def warning(message: str) -> None:
     print(f"::warning title=ci-gocache::{_escape_command(message)}", flush=True)
+
+
+def notice(message: str) -> None:
+    print(f"::notice title=ci-gocache::{_escape_command(message)}", flush=True)
+
+
+def say(line: str) -> None:
+    """Print one log line. Values in it (file names, keys) may come from the repository: a line
+    break in one would start a new line that the runner reads as a workflow command
+    (`::add-mask::`, `::error::`), so CR and LF are shown escaped."""
+    print(line.replace("\r", "\\r").replace("\n", "\\n"), flush=True)
 
 
 # ---------------------------------------------------------------- inputs
@@ -104,6 +126,7 @@ def read_inputs(env: dict[str, str]) -> dict[str, Any]:
         "prefix": prefix,
         "build_cache": _flag(env, "CI_GOCACHE_BUILD_CACHE", "build-cache", True),
         "trim": _flag(env, "CI_GOCACHE_TRIM", "trim", True),
+        "trim_persistent": _flag(env, "CI_GOCACHE_TRIM_PERSISTENT_CACHE", "trim-persistent-cache", False),
         "save": policy,
         "extra": [part for part in extra if part],
     }
@@ -113,9 +136,18 @@ def read_inputs(env: dict[str, str]) -> dict[str, Any]:
 
 
 def go_env(names: list[str], cwd: str, env: dict[str, str]) -> dict[str, str]:
+    """`go env` with GOTOOLCHAIN=local: a go.mod asking for a newer Go must not make this call
+    download that toolchain into GOMODCACHE before the module cache is restored (the restore
+    would then fail on every file that exists). The version the build will switch to comes
+    from `required_go_version` instead."""
     try:
         completed = subprocess.run(
-            ["go", "env", "-json", *names], cwd=cwd, env=env, capture_output=True, text=True, check=False
+            ["go", "env", "-json", *names],
+            cwd=cwd,
+            env={**env, "GOTOOLCHAIN": "local"},
+            capture_output=True,
+            text=True,
+            check=False,
         )
     except FileNotFoundError:
         raise ActionError("go is not on PATH; run actions/setup-go (or install Go) before ci-gocache") from None
@@ -123,6 +155,102 @@ def go_env(names: list[str], cwd: str, env: dict[str, str]) -> dict[str, str]:
         raise ActionError(f"`go env` failed in {cwd}: {completed.stderr.strip()}")
     values = json.loads(completed.stdout or "{}")
     return {name: str(values.get(name, "")) for name in names}
+
+
+_GO_VERSION = re.compile(r"^(?:go)?(\d+)\.(\d+)(?:\.(\d+))?(?:(rc|beta)(\d+))?$")
+_GO_LINE = re.compile(r"^\s*(go|toolchain)\s+(\S+)\s*(?://.*)?$", re.MULTILINE)
+
+
+def go_version_order(version: str) -> tuple[int, ...] | None:
+    """A sort key in Go's own order: 1.21 < 1.21rc1 < 1.21.0 < 1.21.1; None if not a version."""
+    match = _GO_VERSION.match(version.strip())
+    if not match:
+        return None
+    major, minor, patch, stage, number = match.groups()
+    if patch is not None:
+        return (int(major), int(minor), 2, int(patch), 0)
+    if stage is not None:
+        return (int(major), int(minor), 1 if stage == "rc" else 0, int(number), 0)
+    return (int(major), int(minor), -1, 0, 0)
+
+
+def _max_version(versions: list[str]) -> str:
+    ordered = [(go_version_order(v), v) for v in versions if go_version_order(v) is not None]
+    return max(ordered)[1] if ordered else ""
+
+
+def go_mod_requirement(text: str) -> str:
+    """The Go release a go.mod or go.work asks for: its toolchain line, else its go line (a
+    language version such as 1.22 means its first release, go1.22.0, from 1.21 on)."""
+    lines = {kind: value for kind, value in _GO_LINE.findall(text)}
+    toolchain = lines.get("toolchain", "").removeprefix("go")
+    go_line = lines.get("go", "")
+    if go_line and go_version_order(go_line) is not None and go_version_order(go_line)[2] == -1:
+        if go_version_order(go_line) >= (1, 21, -1, 0, 0):
+            go_line += ".0"
+    return _max_version([version for version in (toolchain, go_line) if version])
+
+
+def required_go_version(local: str, gotoolchain: str, mod_texts: list[str]) -> str:
+    """The Go version the job's go commands will run: GOTOOLCHAIN's rules over the local one.
+
+    gotoolchain is the configured setting (`configured_gotoolchain`). local and path never switch; goX.Y.Z runs exactly that; auto, goX.Y.Z+auto and +path switch
+    to what a go.mod or go.work asks for when it is newer than the minimum.
+    """
+    setting = (gotoolchain or "auto").strip()
+    if setting in ("local", "path"):
+        return local
+    name, plus, mode = setting.partition("+")
+    if not plus and name != "auto":
+        return name if go_version_order(name) is not None else local
+    minimum = local if name in ("auto", "local") else name
+    wanted = _max_version([go_mod_requirement(text) for text in mod_texts])
+    if wanted and go_version_order(minimum) is not None and go_version_order(wanted) > go_version_order(minimum):
+        return "go" + wanted
+    return minimum
+
+
+def configured_gotoolchain(env: dict[str, str], goenv_file: str, goroot: str) -> str:
+    """GOTOOLCHAIN as the go command reads it: the environment, else the user's go env file
+    (`go env -w`), else $GOROOT/go.env (official releases say auto; some builds say local)."""
+    if env.get("GOTOOLCHAIN", "").strip():
+        return env["GOTOOLCHAIN"].strip()
+    for path in (goenv_file, os.path.join(goroot, "go.env") if goroot else ""):
+        if not path or path == "off":
+            continue
+        for line in _read_small_text(path).splitlines():
+            name, equals, value = line.strip().partition("=")
+            if equals and name.strip() == "GOTOOLCHAIN" and value.strip():
+                return value.strip()
+    return "auto"
+
+
+def module_files_for_version(root: Path, sum_files: list[str]) -> list[str]:
+    """The go.work or go.mod files whose go and toolchain lines pick the Go that builds the keyed
+    modules: the workspace root's when it has one (the job's go commands run there), else
+    those of every keyed module."""
+    base = os.fspath(root)
+    for name in ("go.work", "go.mod"):
+        if os.path.isfile(os.path.join(base, name)):
+            return [name]
+    found: list[str] = []
+    for relative in sum_files:
+        candidate = relative.rsplit("/", 1)[0] + "/go.mod" if "/" in relative else "go.mod"
+        if candidate not in found:
+            found.append(candidate)
+    return found
+
+
+def _read_small_text(path: str) -> str:
+    """A go.mod or go.work: at most 1 MiB of a regular file, without blocking on a FIFO."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return ""
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return ""
+        return handle.read(1 << 20).decode("utf-8", errors="replace")
 
 
 def faster_drive_dirs(env: dict[str, str], current: dict[str, str]) -> dict[str, str]:
@@ -151,26 +279,46 @@ def faster_drive_dirs(env: dict[str, str], current: dict[str, str]) -> dict[str,
 # ---------------------------------------------------------------- state
 
 
-def state_path(env: dict[str, str]) -> str:
-    configured = env.get("CI_GOCACHE_STATE", "")
-    if configured:
-        return configured
-    temp = env.get("RUNNER_TEMP") or os.environ.get("TMPDIR") or "/tmp"
-    return os.path.join(temp, "ci-gocache-state.json")
+def new_state_path(env: dict[str, str]) -> str:
+    """A new state file for this use of the action: a random name, created exclusively and
+    readable by this user only, in RUNNER_TEMP (else $TMPDIR or the system's temporary
+    directory). (Not tempfile: importing it costs more than the key phase's own work.)"""
+    directory = env.get("RUNNER_TEMP") or env.get("TMPDIR") or ("C:\\Windows\\Temp" if os.name == "nt" else "/tmp")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"ci-gocache-{os.urandom(12).hex()}.json")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    return path
 
 
-def load_state(env: dict[str, str]) -> dict[str, Any]:
-    path = env.get("CI_GOCACHE_STATE", "")
+def _read_state(path: str) -> dict[str, Any]:
     if not path or not os.path.isfile(path):
         raise ActionError("no state from the ci-gocache action: use it (after setup-go) before ci-gocache/save")
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        state = json.load(handle)
+    state["path"] = path
+    return state
+
+
+def load_state(env: dict[str, str]) -> dict[str, Any]:
+    """The state of the latest use of the action in this job."""
+    return _read_state(env.get("CI_GOCACHE_STATE", ""))
+
+
+def load_unsaved_state(env: dict[str, str]) -> dict[str, Any]:
+    """For ci-gocache/save: the latest use of the action that no save has handled yet, so two
+    uses paired with two saves are each saved once (the last use first)."""
+    state = load_state(env)
+    while state.get("prepared_at") is not None and state.get("previous_state"):
+        state = _read_state(state["previous_state"])
+    return state
 
 
 def save_state(path: str, state: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(state, handle, indent=1, sort_keys=True)
+    body = {key: value for key, value in state.items() if key != "path"}
+    temporary = f"{path}.{os.urandom(8).hex()}.tmp"
+    with open(temporary, "x", encoding="utf-8") as handle:
+        json.dump(body, handle, indent=1, sort_keys=True)
+    os.replace(temporary, path)
 
 
 def _seconds(raw: str | None) -> float | None:
@@ -192,17 +340,46 @@ def _span(start: float | None, end: float | None) -> float | None:
 # ---------------------------------------------------------------- phase: keys
 
 
+def summarize_files(files: list[str], shown: int = SUM_LIST_SHOWN) -> str:
+    """A count and the first few names, not hundreds of names on one line."""
+    if not files:
+        return "(none)"
+    head = ", ".join(files[:shown])
+    return head if len(files) <= shown else f"{head} and {len(files) - shown} more"
+
+
+def _readable_sum_files(workspace: Path, sum_files: list[str]) -> tuple[list[str], dict[str, bytes]]:
+    """Read each sum file once; drop, with a notice, those that are not regular files (FIFO,
+    device, dangling link): reading one could hang or fail the job, and it lists no dependency."""
+    digests, problems = keys.sum_file_digests(workspace, sum_files)
+    for path, problem in problems.items():
+        notice(f"{path} {problem}; the keys leave it out")
+    return [path for path in sum_files if path not in problems], digests
+
+
 def phase_keys(env: dict[str, str]) -> int:
     inputs = read_inputs(env)
     workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
-    sum_files = keys.resolve_sum_files(workspace, inputs["modules"])
+    try:
+        sum_files, sum_digests = _readable_sum_files(workspace, keys.resolve_sum_files(workspace, inputs["modules"]))
+    except keys.KeyInputError as error:
+        raise ActionError(f"input modules: {error.path}: {error.message}") from None
     if not sum_files:
         warning(
             f"no go.sum, go.work.sum or go.mod found for modules {' '.join(inputs['modules']) or '(default)'} "
             f"in {workspace}; the module key will not change with dependencies. Set the modules input."
         )
-    go_dir = workspace / os.path.dirname(sum_files[0]) if sum_files else workspace
-    go_values = go_env(["GOVERSION", "GOMODCACHE", "GOCACHE"], str(go_dir), env)
+    version_files = module_files_for_version(workspace, sum_files)
+    go_dir = workspace / os.path.dirname(version_files[0]) if version_files else workspace
+    if not go_dir.is_dir():
+        go_dir = workspace
+    go_values = go_env(["GOVERSION", "GOMODCACHE", "GOCACHE", "GOENV", "GOROOT"], str(go_dir), env)
+    local_version = go_values["GOVERSION"]
+    go_version = required_go_version(
+        local_version,
+        configured_gotoolchain(env, go_values.pop("GOENV"), go_values.pop("GOROOT")),
+        [_read_small_text(os.path.join(workspace, name)) for name in version_files],
+    )
     moved = faster_drive_dirs(env, go_values)
     go_values.update(moved)
     build_cache = inputs["build_cache"]
@@ -215,23 +392,42 @@ def phase_keys(env: dict[str, str]) -> int:
         prefix=inputs["prefix"],
         os_name=env.get("RUNNER_OS", "") or "unknown",
         arch=env.get("RUNNER_ARCH", "") or "unknown",
-        go_version=go_values["GOVERSION"] or "unknown",
+        go_version=go_version or "unknown",
         job=env.get("GITHUB_JOB", "") or "job",
         extra=inputs["extra"],
         run=f"{env.get('GITHUB_RUN_ID', '0')}-{env.get('GITHUB_RUN_ATTEMPT', '1')}",
+        sum_files=sum_files,
+        sum_digests=sum_digests,
     )
     for key in (computed.module_key, computed.build_key):
         if len(key) > MAX_KEY_LENGTH:
             raise ActionError(f"the key {key[:60]}... is {len(key)} characters, over 512; shorten key-prefix or extra-key-parts")
-    path = state_path(env)
+    may_save, save_reason = save_decision(
+        inputs["save"], env.get("GITHUB_EVENT_NAME", ""), env.get("GITHUB_REF", ""), default_branch(env)
+    )
+    previous = env.get("CI_GOCACHE_STATE", "")
+    if previous and os.path.isfile(previous):
+        warning(
+            "ci-gocache is used more than once in this job: each use keeps its own state; pair each "
+            "with its own ci-gocache/save (the last use is saved first)"
+        )
+    path = new_state_path(env)
+    build_dir = go_values["GOCACHE"]
+    before_restore = sorted(trim.entry_names(build_dir)) if build_cache else []
+    owned = bool(moved.get("GOCACHE")) or len(before_restore) <= OWNED_CACHE_MAX_ENTRIES
     state = {
         "v": STATE_VERSION,
+        "previous_state": previous,
         "workspace": str(workspace),
         "sum_files": list(computed.sum_files),
         "digest": computed.parts.sums_digest,
-        "go_version": go_values["GOVERSION"],
+        "go_version": go_version,
+        "local_go_version": local_version,
         "save": inputs["save"],
+        "may_save": may_save,
+        "save_reason": save_reason,
         "trim": inputs["trim"],
+        "trim_persistent": inputs["trim_persistent"],
         "moved": moved,
         "module": {
             "dir": go_values["GOMODCACHE"],
@@ -240,9 +436,14 @@ def phase_keys(env: dict[str, str]) -> int:
         },
         "build": {
             "enabled": build_cache,
-            "dir": go_values["GOCACHE"],
+            "dir": build_dir,
             "key": computed.build_key,
             "restore_keys": computed.build_restore_keys,
+            # Entries already in GOCACHE before the restore (setup-go's `go env`, or a
+            # persistent cache's): never back-dated, trimmed or counted as this job's changes.
+            "entries_before_restore": before_restore if owned or inputs["trim_persistent"] else [],
+            "entries_before_restore_count": len(before_restore),
+            "owned": owned,
         },
     }
     export_env(env, {**moved, "CI_GOCACHE_STATE": path, "CI_GOCACHE_PYTHON": sys.executable})
@@ -256,15 +457,17 @@ def phase_keys(env: dict[str, str]) -> int:
             "module-cache-dir": go_values["GOMODCACHE"],
             "build-cache-dir": go_values["GOCACHE"],
             "build-cache": "true" if build_cache else "false",
-            "go-version": go_values["GOVERSION"],
+            "go-version": go_version,
         },
     )
-    print(f"go.sum files ({len(sum_files)}): {' '.join(sum_files) or '(none)'}")
+    say(f"go.sum files ({len(sum_files)}): {summarize_files(sum_files)}")
+    if go_version != local_version:
+        say(f"Go: {local_version} is installed; the go and toolchain lines of {summarize_files(version_files)} switch the build to {go_version}, which the build key names")
     for name, value in moved.items():
-        print(f"{name}={value} (Windows: caches on the work drive restore many times faster)")
-    print(f"module cache {go_values['GOMODCACHE']}: key {computed.module_key}")
+        say(f"{name}={value} (Windows: caches on the work drive restore many times faster)")
+    say(f"module cache {go_values['GOMODCACHE']}: key {computed.module_key}")
     if build_cache:
-        print(f"build cache {go_values['GOCACHE']}: key {computed.build_key}")
+        say(f"build cache {go_values['GOCACHE']}: key {computed.build_key}")
     state["keys_done_at"] = time.time()
     save_state(path, state)
     return 0
@@ -274,9 +477,27 @@ def phase_keys(env: dict[str, str]) -> int:
 
 
 def hit_kind(key: str, matched_key: str) -> str:
+    """exact, partial or miss. actions/cache matches keys case-insensitively, and a cache
+    service may return the matched key in another case."""
     if not matched_key:
         return "miss"
-    return "exact" if matched_key == key else "partial"
+    return "exact" if matched_key.lower() == key.lower() else "partial"
+
+
+def trim_plan(state: dict[str, Any]) -> tuple[bool, str]:
+    """Whether this job may back-date and trim its build cache, and if not, why."""
+    build = state["build"]
+    if not state["trim"]:
+        return False, "not trimmed: trim is false"
+    if not state.get("may_save", True):
+        return False, f"not trimmed: this run never saves ({state.get('save_reason', '')})"
+    if not build.get("owned", True) and not state.get("trim_persistent"):
+        return False, (
+            f"not trimmed: GOCACHE held {build.get('entries_before_restore_count', 0)} entries before the "
+            "restore (a persistent cache, perhaps shared with other jobs); set trim-persistent-cache: "
+            "true to trim what this job's restore brought"
+        )
+    return True, ""
 
 
 def phase_restored(env: dict[str, str]) -> int:
@@ -299,18 +520,25 @@ def phase_restored(env: dict[str, str]) -> int:
         build["hit"] = hit_kind(build["key"], build["matched_key"])
         build["restore_seconds"] = _span(module_done, now)
         build["restored_files"], build["restored_bytes"] = trim.directory_size(build["dir"])
-        build["restored_entries"] = len(trim.iter_entries(build["dir"]))
+        restored_entries = trim.iter_entries(build["dir"])
+        build["restored_entries"] = len(restored_entries)
+        build["restored_outputs"] = trim.count_outputs(restored_entries)
+        build["restored_fuzz"] = list(trim.directory_size(os.path.join(build["dir"], trim.FUZZ_DIRECTORY)))
         build["backdate_stamp"] = None
-        if state["trim"] and build["hit"] != "miss":
-            build["backdate_stamp"], _ = trim.backdate(build["dir"], now)
-        if state["trim"]:
+        allowed, why_not = trim_plan(state)
+        build["trim_skipped"] = why_not
+        if allowed and build["hit"] != "miss":
+            build["backdate_stamp"], _ = trim.backdate(build["dir"], now, keep=set(build.get("entries_before_restore", [])))
+        if allowed:
             trim.mark_trimmed(build["dir"], now)
         outputs.update({"build-hit": build["hit"], "build-matched-key": build["matched_key"]})
     set_outputs(env, outputs)
-    print(f"module cache: {module['hit']}" + (f" from {module['matched_key']}" if module["matched_key"] else ""))
+    say(f"module cache: {module['hit']}" + (f" from {module['matched_key']}" if module["matched_key"] else ""))
     if build["enabled"]:
-        print(f"build cache: {build['hit']}" + (f" from {build['matched_key']}" if build["matched_key"] else ""))
-    save_state(state_path(env), state)
+        say(f"build cache: {build['hit']}" + (f" from {build['matched_key']}" if build["matched_key"] else ""))
+        if build["trim_skipped"]:
+            say(f"build cache: {build['trim_skipped']}")
+    save_state(state["path"], state)
     return 0
 
 
@@ -355,7 +583,7 @@ def save_decision(policy: str, event_name: str, ref: str, branch: str) -> tuple[
 
 
 def phase_prepare_save(env: dict[str, str]) -> int:
-    state = load_state(env)
+    state = load_unsaved_state(env)
     allowed, reason = save_decision(
         state["save"], env.get("GITHUB_EVENT_NAME", ""), env.get("GITHUB_REF", ""), default_branch(env)
     )
@@ -371,6 +599,7 @@ def phase_prepare_save(env: dict[str, str]) -> int:
         module["save"], module["save_reason"] = True, reason
     build = state["build"]
     outputs = {
+        "state": state["path"],
         "save-module": "true" if module["save"] else "false",
         "module-cache-dir": module["dir"],
         "module-key": module["key"],
@@ -382,39 +611,57 @@ def phase_prepare_save(env: dict[str, str]) -> int:
         build.setdefault("hit", "miss")
         stamp = build.get("backdate_stamp")
         job_status = env.get("CI_GOCACHE_JOB_STATUS", "success") or "success"
-        if state["trim"] and stamp is not None and job_status != "success":
+        if not allowed:
+            # Nothing is saved: the cache on disk stays as the job left it.
+            if stamp is not None:
+                build["trim_skipped"] = f"not trimmed: nothing is saved ({reason})"
+            stamp = None
+        if stamp is not None and job_status != "success":
             # A step failed: the build may have stopped before it used what it needs next time.
             build["trim_skipped"] = f"not trimmed: the job status is {job_status}"
             stamp = None
-        if state["trim"] and stamp is not None:
-            result = trim.trim_unused(build["dir"], stamp)
+        if stamp is not None:
+            result = trim.trim_unused(build["dir"], stamp, keep=set(build.get("entries_before_restore", [])))
             build["trimmed_entries"], build["trimmed_bytes"] = result.dropped_entries, result.dropped_bytes
+            build["trimmed_outputs"], build["kept_outputs"] = result.dropped_outputs, result.kept_outputs
             trim.mark_trimmed(build["dir"])
         else:
-            build["trimmed_entries"] = build["trimmed_bytes"] = 0
-        entries_now = len(trim.iter_entries(build["dir"]))
+            build["trimmed_entries"] = build["trimmed_bytes"] = build["trimmed_outputs"] = 0
+        entries = trim.iter_entries(build["dir"])
+        entries_now = len(entries)
+        fuzz_now = list(trim.directory_size(os.path.join(build["dir"], trim.FUZZ_DIRECTORY)))
+        # Changed is decided by content: a build output (`-d`) added or trimmed, or the fuzz
+        # corpus (GOCACHE/fuzz) changed. An action entry (`-a`) that names an output already
+        # cached is not worth an upload: Go writes one per run for the module index of a fresh
+        # checkout (its key holds the files' times), and setup-go's `go env` writes some.
+        # Entries from before the restore were counted at the restore too.
         unchanged = (
-            build["hit"] != "miss" and build["trimmed_entries"] == 0 and entries_now == build.get("restored_entries", -1)
+            build["hit"] != "miss"
+            and build["trimmed_outputs"] == 0
+            and trim.count_outputs(entries) == build.get("restored_outputs", -1)
+            and fuzz_now == build.get("restored_fuzz", fuzz_now)
         )
         if not allowed:
             build["save"], build["save_reason"] = False, reason
         elif entries_now == 0:
             build["save"], build["save_reason"] = False, "the build cache is empty"
         elif unchanged:
-            build["save"], build["save_reason"] = False, "unchanged: the job used every restored entry and added none"
+            build["save"], build["save_reason"] = False, "unchanged: the job added no build output and used every restored one"
         else:
             build["save"], build["save_reason"] = True, reason
         outputs["save-build"] = "true" if build["save"] else "false"
-        print(
+        say(
             f"build cache: trimmed {build['trimmed_entries']} unused entries ({human_bytes(build['trimmed_bytes'])}); "
-            f"{entries_now} kept"
+            f"{entries_now} kept" + (f"; fuzz corpus {human_bytes(fuzz_now[1])} kept" if fuzz_now[0] else "")
         )
+        if build.get("trim_skipped"):
+            say(f"build cache: {build['trim_skipped']}")
     set_outputs(env, outputs)
     for name, cache in (("module", module), ("build", build)):
         if name == "module" or build["enabled"]:
-            print(f"{name} cache: {'saving' if cache['save'] else 'not saving'} ({cache['save_reason']})")
+            say(f"{name} cache: {'saving' if cache['save'] else 'not saving'} ({cache['save_reason']})")
     state["prepared_at"] = time.time()
-    save_state(state_path(env), state)
+    save_state(state["path"], state)
     return 0
 
 
@@ -476,6 +723,11 @@ def build_records(state: dict[str, Any], env: dict[str, str]) -> list[dict[str, 
     return records
 
 
+def _cell(text: str) -> str:
+    """A value inside a Markdown table cell of the job summary: one line, no column breaks."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'").replace("\r", " ").replace("\n", " ")
+
+
 def summary_markdown(state: dict[str, Any], records: list[dict[str, Any]]) -> str:
     lines = [
         "### Go caches (ci-gocache)",
@@ -493,15 +745,33 @@ def summary_markdown(state: dict[str, Any], records: list[dict[str, Any]]) -> st
         if record["saved"]:
             saved = f"yes, {human_bytes(record.get('saved_bytes'))} in {_secs(record.get('save_seconds'))}"
         else:
-            saved = f"no: {record['save_reason']}"
-        matched = f"`{record['matched_key']}`" if record["matched_key"] else "—"
+            saved = f"no: {_cell(record['save_reason'])}"
+        matched = f"`{_cell(record['matched_key'])}`" if record["matched_key"] else "—"
         lines.append(
-            f"| {label} | **{record['hit']}** | `{record['key']}` | {matched} | "
+            f"| {label} | **{record['hit']}** | `{_cell(record['key'])}` | {matched} | "
             f"{human_bytes(record.get('restored_bytes'))} | {_secs(record.get('restore_seconds'))} | {trimmed} | {saved} |"
         )
     files = state.get("sum_files") or []
-    lines += ["", f"{state.get('go_version', '')}; keyed on {len(files)} file(s): {', '.join(f'`{f}`' for f in files)}", ""]
+    shown = ", ".join(f"`{_cell(f)}`" for f in files[:SUM_LIST_SHOWN])
+    more = f" and {len(files) - SUM_LIST_SHOWN} more" if len(files) > SUM_LIST_SHOWN else ""
+    lines += ["", f"{_cell(state.get('go_version', ''))}; keyed on {len(files)} file(s): {shown}{more}", ""]
     return "\n".join(lines) + "\n"
+
+
+def save_result(cache: dict[str, Any], outcome: str, found_key: str) -> tuple[bool, str]:
+    """Whether the save really stored the key, and the reason to report when it did not.
+
+    actions/cache/save succeeds with only a warning when the service refuses the key ("Unable to
+    reserve cache", for example when another job is saving it) or fails to upload; the lookup
+    after the save (found_key) tells what the cache holds now.
+    """
+    if not cache.get("save"):
+        return False, cache.get("save_reason", "")
+    if outcome != "success":
+        return False, f"actions/cache/save {outcome or 'did not run'}"
+    if found_key.lower() != cache["key"].lower():
+        return False, "refused or failed: actions/cache/save only warned, and the key is not in the cache after it"
+    return True, cache.get("save_reason", "")
 
 
 def phase_report(env: dict[str, str]) -> int:
@@ -517,9 +787,8 @@ def phase_report(env: dict[str, str]) -> int:
     for name in ("module", "build"):
         cache = state[name]
         outcome = env.get(f"CI_GOCACHE_{name.upper()}_SAVE_OUTCOME", "")
-        cache["saved"] = bool(cache.get("save")) and outcome == "success"
-        if cache.get("save") and not cache["saved"]:
-            cache["save_reason"] = f"actions/cache/save {outcome or 'did not run'}"
+        found_key = env.get(f"CI_GOCACHE_{name.upper()}_SAVED_KEY", "")
+        cache["saved"], cache["save_reason"] = save_result(cache, outcome, found_key)
         if cache["saved"]:
             cache["save_seconds"] = spans[name]
             cache["saved_bytes"] = trim.directory_size(cache["dir"])[1]
@@ -531,7 +800,7 @@ def phase_report(env: dict[str, str]) -> int:
     set_outputs(env, outputs)
     for record in records:
         print(format_record(record), flush=True)
-    save_state(state_path(env), state)
+    save_state(state["path"], state)
     return 0
 
 
@@ -546,7 +815,16 @@ PHASES: dict[str, Callable[[dict[str, str]], int]] = {
 }
 
 
+def _utf8_output() -> None:
+    """Windows runners' Python writes cp1252 to a pipe: a non-ASCII path would crash a print."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(encoding="utf-8", errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _utf8_output()
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] not in PHASES:
         print(f"usage: python -m ci_gocache.action.runtime {{{','.join(PHASES)}}}", file=sys.stderr)

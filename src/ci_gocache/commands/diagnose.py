@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ci_gocache.diagnosis import diagnose, render_text
+from ci_gocache.diagnosis import diagnose_stream, render_text
 
 
 @click.command("diagnose")
@@ -20,16 +20,15 @@ def command(logfile: str, output_format: str) -> None:
     """Read a CI or docker build log (a file, or - for stdin) and explain each Go dependency or cache failure."""
     if logfile == "-":
         source = "<stdin>"
-        data = sys.stdin.buffer.read()
+        result = diagnose_stream(sys.stdin.buffer)
     else:
         source = logfile
         try:
             with open(logfile, "rb") as handle:
-                data = handle.read()
+                result = diagnose_stream(handle)
         except OSError as error:
             click.echo(f"{logfile}:1:1: cannot read the log ({error.strerror}); give a log file or - for stdin", err=True)
             sys.exit(2)
-    result = diagnose(data.decode("utf-8", errors="replace"))
     if output_format == "json":
         click.echo(json.dumps({"log": source, **result}, indent=2))
     else:

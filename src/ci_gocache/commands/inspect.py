@@ -26,11 +26,13 @@ def inspect_directory(root: Path) -> tuple[dict[str, Any], list[InputError]]:
         "workflows": [],
         "gitlab": [],
         "dockerfiles": [],
+        "cache_flow": [],
     }
     sections = [("workflows", "github", repo.workflow_files), ("gitlab", "gitlab", repo.gitlab_files),
                 ("dockerfiles", "dockerfile", repo.dockerfiles)]
     for section, target_name, files in sections:
         target = ALL_TARGETS.get(target_name)
+        inspected = []
         for relative in files:
             if target is None:
                 report[section].append({"path": relative})
@@ -38,9 +40,12 @@ def inspect_directory(root: Path) -> tuple[dict[str, Any], list[InputError]]:
             try:
                 facts = target.inspect(read_source(root / relative, relative), repo)
                 report[section].append(target.describe(facts))
+                inspected.append(facts)
             except InputError as error:
                 errors.append(error)
                 report[section].append({"path": relative, "error": str(error)})
+        if target is not None and hasattr(target, "flow"):
+            report["cache_flow"].extend(finding.as_json() for finding in target.flow(inspected))
     return report, errors
 
 
@@ -88,6 +93,14 @@ def render_text(report: dict[str, Any]) -> str:
                 lines.append("      cache: none")
             for build in job["docker_builds"]:
                 lines.append(f"      docker build: {build}")
+    flows = report.get("cache_flow", [])
+    lines.append(f"Cache flow ({len(flows)} restores, {sum(1 for flow in flows if not flow['saved_by'])} never saved):")
+    for flow in flows:
+        where = f"  {flow['path']} job {flow['job']}: {flow['cache']}"
+        if flow["saved_by"]:
+            lines.append(f"{where}: saved by {', '.join(flow['saved_by'])}")
+        else:
+            lines.append(f"{where}: NOTHING SAVES IT (key {flow['key']})")
     for section, title in (("gitlab", "GitLab CI files"), ("dockerfiles", "Dockerfiles")):
         lines.append(f"{title} ({len(report[section])}):")
         for entry in report[section]:

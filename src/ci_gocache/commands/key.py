@@ -54,7 +54,7 @@ def _previous_sums(root: Path, current: keys.WorkspaceKeys, values: tuple[str, .
 def render_text(root: Path, current: keys.WorkspaceKeys, explanations: list[Explanation]) -> str:
     parts = current.parts
     lines = [f"Keys for {root} ({parts.go_version}, {parts.os_name} {parts.arch})", f"go.sum files ({len(current.sum_files)}):"]
-    digests = keys.file_digests(root, list(current.sum_files))
+    digests = current.sum_file_sha256
     lines.extend(f"  {path}  {digests[path][:16]}" for path in current.sum_files)
     if not current.sum_files:
         lines.append("  (none: the module key does not change with dependencies)")
@@ -75,7 +75,7 @@ def render_text(root: Path, current: keys.WorkspaceKeys, explanations: list[Expl
 def as_json(root: Path, current: keys.WorkspaceKeys, explanations: list[Explanation]) -> dict[str, Any]:
     return {
         "root": str(root),
-        "sum_files": [{"path": path, "sha256": digest} for path, digest in keys.file_digests(root, list(current.sum_files)).items()],
+        "sum_files": [{"path": path, "sha256": digest} for path, digest in current.sum_file_sha256.items()],
         "digest": current.parts.sums_digest,
         "parts": {
             "prefix": current.parts.prefix,
@@ -124,7 +124,15 @@ def command(
     if not root.is_dir():
         _fail(directory, "no such directory; pass the repository (workspace) root")
     module_list = [item for value in modules for item in keys.split_list(value)]
-    sum_files = keys.resolve_sum_files(root, module_list)
+    try:
+        sum_files = keys.resolve_sum_files(root, module_list)
+    except keys.KeyInputError as error:
+        _fail(error.path, error.message)
+    sum_digests, problems = keys.sum_file_digests(root, sum_files)
+    for path, problem in problems.items():
+        click.echo(f"{os.path.join(directory, path)}:1:1: {problem}", err=True)
+    if problems:
+        sys.exit(2)
     go_dir = root / os.path.dirname(sum_files[0]) if sum_files else root
     env_run = f"{os.environ['GITHUB_RUN_ID']}-{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}" if os.environ.get("GITHUB_RUN_ID") else "RUN"
     current = keys.workspace_keys(
@@ -137,6 +145,8 @@ def command(
         job=job or os.environ.get("GITHUB_JOB") or "JOB",
         extra=list(extra),
         run=run or env_run,
+        sum_files=sum_files,
+        sum_digests=sum_digests,
     )
     explanations: list[Explanation] = []
     for previous in previous_key:

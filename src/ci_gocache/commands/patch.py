@@ -10,7 +10,7 @@ import sys
 import click
 
 from ci_gocache.keys import DEFAULT_PREFIX
-from ci_gocache.patching import RepoCache, discover, patch_file
+from ci_gocache.patching import RepoCache, cache_flow, discover, patch_file
 from ci_gocache.targets.base import PATCH_STYLES, SAVE_POLICIES, PatchOptions
 
 DEFAULT_PATHS = ["."]  # every CI file a target claims: workflows, GitLab files, Dockerfiles
@@ -102,6 +102,11 @@ def command(
             click.echo(str(result.error), err=True)
         for notice in result.notices:
             click.echo(f"{notice} (notice)", err=True)
+    # Restores of patched jobs that no job of the repository saves: a cache that never fills.
+    unsaved = [finding for finding in cache_flow(results, repos) if not finding.saved]
+    for finding in unsaved:
+        restore = finding.restore
+        click.echo(f"{restore.path}:{restore.line}:{restore.col}: {finding.message()} (warning)", err=True)
     changed = [result for result in results if result.status == "changed"]
     if output_format == "json":
         click.echo(
@@ -111,6 +116,7 @@ def command(
                     "files": [result.as_json() for result in results],
                     "changed": len(changed),
                     "errors": sum(1 for result in results if result.status == "error"),
+                    "unsaved_restores": [finding.as_json() for finding in unsaved],
                 },
                 indent=2,
             )

@@ -1,4 +1,7 @@
-"""The one table of CI targets. Adding a CI system means adding a module here."""
+"""The one table of CI targets. Adding a CI system means adding a package here.
+
+Each package names itself and loads its code on first use (see targets/github/__init__.py).
+"""
 
 from __future__ import annotations
 

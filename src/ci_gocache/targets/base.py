@@ -10,6 +10,13 @@ A target is a module with:
                                                 may return the facts of new_text (saves a parse)
     describe(facts) -> dict                     the facts as JSON-ready data for `inspect`
 
+and optionally, for checks across the files of one repository:
+
+    repository_files(repo) -> list[str]         every file of this target in the repository
+    flow(facts_list) -> list[finding]           cache flow: which job saves what each job restores;
+                                                a finding has .restore (path, job, line, col),
+                                                .saved, .message() and .as_json()
+
 The pipeline in `ci_gocache.patching` drives them: repo → facts → plan → edits → verified files.
 """
 

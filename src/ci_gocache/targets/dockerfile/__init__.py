@@ -1,5 +1,20 @@
-"""Dockerfiles: the target interface (see targets/base.py)."""
+"""Dockerfiles: the target interface (see targets/base.py).
 
-from ci_gocache.targets.dockerfile.patcher import NAME, claims, describe, inspect, plan, verify
+The interface functions live in `patcher.py`, imported on first use, so that a run which never
+touches this kind of file does not pay for loading it.
+"""
 
-__all__ = ["NAME", "claims", "describe", "inspect", "plan", "verify"]
+from __future__ import annotations
+
+from typing import Any
+
+NAME = "dockerfile"
+INTERFACE = ("claims", "inspect", "plan", "verify", "describe")
+
+
+def __getattr__(name: str) -> Any:
+    if name in INTERFACE:
+        from ci_gocache.targets.dockerfile import patcher
+
+        return getattr(patcher, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

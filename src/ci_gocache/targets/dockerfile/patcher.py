@@ -9,6 +9,7 @@ syntax line changed.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -42,13 +43,30 @@ GO_SUBCOMMANDS = "build|test|install|generate|run|vet|get|list|mod|tool|work"
 GO_RUN = re.compile(rf"(?:^|[\s;&|(`]|\$\()(?:[\w./-]*/)?go\s+(?:-C\s+\S+\s+)?(?:{GO_SUBCOMMANDS})\b", re.MULTILINE)
 MAKE_RUN = re.compile(r"(?:^|[\s;&|(])(?:make|mage|task|just)(?:\s|$)", re.MULTILINE)
 PACKAGE_INSTALL = re.compile(r"\b(apt-get|apt|apk|yum|dnf|microdnf|zypper)\b")
-DOWNLOAD_ONLY = re.compile(r"^go\s+mod\s+download(\s+-(x|json))*(\s*&&\s*go\s+mod\s+verify)?\s*$")
+# The parts of a RUN that only fetch or check modules: it compiles nothing, so it needs no build cache.
+MODULE_STEP = re.compile(r"^go\s+mod\s+(?:download|verify)(?:\s+[^\s;&|<>`$()]+)*$")
+HARMLESS_STEP = re.compile(r"^(?:(?:echo|printf|cd|set|true|:)(?:\s+[^;&|<>`$()]*)?)$")
 GO_MOD_DOWNLOAD = re.compile(r"\bgo\s+mod\s+download\b")
 GOLANG_IMAGE = re.compile(r"(^|/)golang(:|@|$)")
+# Red Hat's UBI go-toolset images run as uid 1001 with HOME=/opt/app-root/src.
+GO_TOOLSET_IMAGE = re.compile(r"(^|/)go-toolset(:|@|$)")
+GO_TOOLSET_HOME = "/opt/app-root/src"
+GO_TOOLSET_UID = "1001"
 PLATFORM_ARGS = {"TARGETOS", "TARGETARCH", "TARGETPLATFORM", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT"}
 GO_SETTINGS = ("GOPROXY", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GONOSUMCHECK", "GOSUMDB", "GOFLAGS", "GOINSECURE")
 USER_ADD = re.compile(r"\b(useradd|adduser)\b([^;&|]*)")
 VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def download_only(command: str) -> bool:
+    """A RUN that only downloads or verifies modules (with echo, cd or set around it)."""
+    parts = [part.strip() for part in re.split(r"&&|;|\n", command.replace("\\\n", " "))]
+    parts = [part for part in parts if part]
+    if not parts or any("||" in part or "|" in part for part in parts):
+        return False
+    if not any(MODULE_STEP.match(part) for part in parts):
+        return False
+    return all(MODULE_STEP.match(part) or HARMLESS_STEP.match(part) for part in parts)
 
 
 def claims(relative_path: str) -> bool:
@@ -82,18 +100,25 @@ class RunFacts:
     build_cache: str | None
     owner: str  # `uid=N[,gid=M]` for a non-root USER, else ""
     problem: str  # why mounts cannot be added, or ""
+    after_download: bool = False  # an earlier RUN of the stage (or its parents) downloads modules
 
     @property
     def private_mounts(self) -> list[MountFacts]:
         return [mount for mount in self.mounts if mount.type in ("ssh", "secret")]
 
-    def missing_mounts(self) -> list[str]:
-        """Cache mount targets this RUN needs and does not have."""
+    def missing_mounts(self, modules_in_layer: bool = False) -> list[str]:
+        """Cache mount targets this RUN needs and does not have.
+
+        With `modules_in_layer` (the image is built on a fresh builder that imports a layer
+        cache), the download RUN keeps the modules in its layer and the RUNs after it read them
+        there: a module cache mount would empty that layer, or hide it.
+        """
         if self.problem:
             return []
         cache_targets = [mount.target.rstrip("/") for mount in self.mounts if mount.type == "cache"]
         missing = []
-        if self.module_cache and not any(
+        modules_from_layer = modules_in_layer and (self.downloads or self.after_download)
+        if self.module_cache and not modules_from_layer and not any(
             target == self.module_cache or target.endswith("/pkg/mod") for target in cache_targets
         ):
             missing.append(self.module_cache)
@@ -118,9 +143,11 @@ class StageFacts:
     settings: list[tuple[str, str, int]] = field(default_factory=list)  # (name, value, line)
     source_copy: int | None = None
     modules_first: bool = False  # go.mod reaches the stage before the whole source
+    downloaded: bool = False  # a RUN of the stage (or its parents) has downloaded modules
     env: dict[str, str] = field(default_factory=dict)
     user: str = ""
     user_adds: list[str] = field(default_factory=list)
+    go_toolset: bool = False  # FROM a go-toolset image: its own user and HOME
 
     @property
     def label(self) -> str:
@@ -137,6 +164,10 @@ class BuildUse:
     line: int
     tool: str  # buildx | build-push-action | docker-build | docker-build-legacy | kaniko | podman | buildah
     dockerfile: str | None  # repo-relative, or None when it cannot be told
+    context: str | None = None  # the build context, repo-relative ("" for the root), None if unknown
+    # A fresh builder in every job that imports a layer cache (a registry or gha cache): cache
+    # mounts start empty there, only layers come back.
+    ephemeral: bool = False
 
 
 @dataclass
@@ -152,6 +183,14 @@ class DockerfileFacts:
     vendored: bool
     builds: list[BuildUse]
     upper_case: bool
+    module_dir: str = ""  # the module directory inside the context, "" at its root
+    context_problem: str = ""  # why go.mod cannot be copied first, or ""
+
+    @property
+    def modules_in_layer(self) -> bool:
+        """CI builds this file on fresh builders with a layer cache: keep the modules in the
+        download layer, since cache mounts are never exported (moby/buildkit#1474)."""
+        return any(build.ephemeral for build in self.builds)
 
 
 def inspect(source: SourceFile, repo: RepoFacts) -> DockerfileFacts:
@@ -159,7 +198,8 @@ def inspect(source: SourceFile, repo: RepoFacts) -> DockerfileFacts:
     syntax = parse_dockerfile(text, source.display_path)
     relative = _repo_relative(source.path, repo.root)
     stages = _stages(syntax, source.display_path)
-    context_dir, module_copies, vendored = _module_files(repo.root, relative)
+    builds = [build for build in ci_builds(repo) if build.dockerfile in (relative, None)]
+    modules = _module_files(repo.root, relative, builds)
     upper = sum(1 for item in syntax.instructions if item.keyword_as_written.isupper())
     return DockerfileFacts(
         path=source.display_path,
@@ -168,11 +208,13 @@ def inspect(source: SourceFile, repo: RepoFacts) -> DockerfileFacts:
         newline=source.newline,
         syntax=syntax,
         stages=stages,
-        context_dir=context_dir,
-        module_copies=module_copies,
-        vendored=vendored,
-        builds=[build for build in ci_builds(repo) if build.dockerfile in (relative, None)],
+        context_dir=modules.context,
+        module_copies=modules.copies,
+        vendored=modules.vendored,
+        builds=builds,
         upper_case=upper * 2 >= len(syntax.instructions),
+        module_dir=modules.module_dir,
+        context_problem=modules.problem,
     )
 
 
@@ -244,8 +286,14 @@ def _stages(syntax: DockerfileSyntax, shown: str) -> list[StageFacts]:
                 current.user = parent.user
                 current.user_adds = list(parent.user_adds)
                 current.modules_first = parent.modules_first or parent.source_copy is not None
+                current.downloaded = parent.downloaded
+                current.go_toolset = parent.go_toolset
             elif current.golang_image:
                 current.env = {"GOPATH": "/go"}
+            elif GO_TOOLSET_IMAGE.search(base.lower()):
+                current.go_toolset = True
+                current.env = {"HOME": GO_TOOLSET_HOME}
+                current.user = GO_TOOLSET_UID
             stages.append(current)
             if name:
                 by_name[name.lower()] = current
@@ -276,10 +324,13 @@ def _read_instruction(stage: StageFacts, index: int, instruction: Instruction, e
         if stage.source_copy is None and not stage.modules_first:
             if any(source in (".", "./") for source in sources):
                 stage.source_copy = index
-            elif any(PurePosixPath(source).name in ("go.mod", "go.work") for source in sources):
+            elif any(_copies_module_files(source) for source in sources):
                 stage.modules_first = True
     elif keyword == "RUN":
         command = _run_command(instruction)
+        if command.startswith("#") and not instruction.json_form and not instruction.heredocs:
+            # `RUN # ...` is one shell comment, continuation lines included: it runs nothing.
+            return
         script = command + "\n" + "".join(doc.body for doc in instruction.heredocs)
         for match in USER_ADD.finditer(script):
             stage.user_adds.append(match.group(2))
@@ -292,19 +343,34 @@ def _read_instruction(stage: StageFacts, index: int, instruction: Instruction, e
         if not _runs_go(script, stage):
             return
         module_cache, build_cache, owner, problem = _cache_targets(stage)
+        downloads = bool(GO_MOD_DOWNLOAD.search(script))
         stage.go_runs.append(
             RunFacts(
                 index=index,
                 instruction=instruction,
                 mounts=mounts,
-                downloads=bool(GO_MOD_DOWNLOAD.search(script)),
-                download_only=bool(DOWNLOAD_ONLY.match(command)) and not instruction.heredocs,
+                downloads=downloads,
+                download_only=download_only(command) and not instruction.json_form and not instruction.heredocs,
                 module_cache=module_cache,
                 build_cache=build_cache,
                 owner=owner,
                 problem=problem,
+                after_download=stage.downloaded,
             )
         )
+        stage.downloaded = stage.downloaded or downloads
+
+
+def _copies_module_files(source: str) -> bool:
+    """`go.mod`, `go.work`, or a pattern such as `go.*` that matches go.mod and not the sources."""
+    name = PurePosixPath(source).name
+    if name in ("go.mod", "go.work"):
+        return True
+    return (
+        any(char in name for char in "*?[")
+        and fnmatch.fnmatchcase("go.mod", name)
+        and not fnmatch.fnmatchcase("main.go", name)
+    )
 
 
 def _run_command(instruction: Instruction) -> str:
@@ -370,6 +436,13 @@ def _cache_targets(stage: StageFacts) -> tuple[str | None, str | None, str, str]
     """Module cache, build cache, mount owner options, and a problem if they cannot be told."""
     env = stage.env
     home, owner, problem = _home_and_owner(stage)
+    if stage.go_toolset and not (
+        (env.get("GOMODCACHE") or env.get("GOPATH")) and (env.get("GOCACHE") or env.get("XDG_CACHE_HOME"))
+    ):
+        return None, None, owner, (
+            f"the go-toolset image runs as uid {GO_TOOLSET_UID} with HOME={GO_TOOLSET_HOME} and sets its Go "
+            "directories itself; set ENV GOMODCACHE and GOCACHE in the stage so the cache mounts can use them"
+        )
     module_cache = env.get("GOMODCACHE") or None
     if not module_cache:
         gopath = (env.get("GOPATH") or "").split(":")[0]
@@ -431,38 +504,83 @@ def _home_and_owner(stage: StageFacts) -> tuple[str | None, str, str]:
 # ---------------------------------------------------------------- build context and CI builds
 
 
-def _module_files(root: Path, relative: str) -> tuple[str | None, list[tuple[list[str], str]], bool]:
-    """The build context (nearest directory at or above the Dockerfile with go.mod or go.work)
-    and the module files to copy before the source, grouped by destination subdirectory."""
-    directory = PurePosixPath(relative).parent
+@dataclass
+class ModuleFiles:
+    context: str | None  # repo-relative directory that COPY . . reads, None when it cannot be told
+    copies: list[tuple[list[str], str]]  # (sources relative to the context, destination subdir)
+    module_dir: str  # the module (or workspace) directory relative to the context, "" at its root
+    vendored: bool
+    problem: str = ""  # why the module files cannot be copied first, or ""
+
+
+def _module_files(root: Path, relative: str, builds: list[BuildUse]) -> ModuleFiles:
+    """The build context and the module files to copy before the source.
+
+    The context comes from the CI files that build this Dockerfile (`docker build -f x/Dockerfile .`,
+    build-push-action `context:`). Without one, it is the nearest directory at or above the
+    Dockerfile with go.mod or go.work, unless that is the Dockerfile's own directory below the
+    repository root: `docker build x` and `docker build -f x/Dockerfile .` are equally likely
+    there, and a COPY of a file missing from the context fails the build.
+    """
+    dockerfile_dir = PurePosixPath(relative).parent
+    contexts = {build.context for build in builds if build.dockerfile == relative and build.context is not None}
+    declared = None
+    if len(contexts) > 1:
+        where = ", ".join(sorted(f"{build.file}:{build.line}" for build in builds if build.dockerfile == relative))
+        return ModuleFiles(None, [], "", False, f"CI builds it with different contexts ({where})")
+    if contexts:
+        declared = contexts.pop()
+    top = PurePosixPath(declared) if declared else PurePosixPath(".")
+    directory = dockerfile_dir
+    if declared is not None and not _is_within(dockerfile_dir, top):
+        directory = top
     while True:
         here = root / directory
         if (here / "go.work").is_file() or (here / "go.mod").is_file():
             break
-        if str(directory) in ("", "."):
-            return None, [], False
+        if str(directory) in ("", ".") or (declared is not None and directory == top):
+            where = f"the build context {declared or '.'}" if declared is not None else "at or above the Dockerfile"
+            return ModuleFiles(None, [], "", False, f"no go.mod was found {where}")
         directory = directory.parent
-    context = "" if str(directory) == "." else str(directory)
-    here = root / context
+    module_dir = "" if str(directory) == "." else str(directory)
+    if declared is None:
+        if module_dir and directory == dockerfile_dir:
+            return ModuleFiles(
+                None, [], "", False,
+                f"the build context is not known: the Dockerfile sits in the module directory {module_dir}, and no "
+                "CI file here says whether it is built from there or from the repository root",
+            )
+        context = module_dir
+    else:
+        context = declared
+    here = root / module_dir
     copies: list[tuple[list[str], str]] = []
     if (here / "go.work").is_file():
-        top = ["go.work"] + (["go.work.sum"] if (here / "go.work.sum").is_file() else [])
-        copies.append((top, ""))
+        workspace = ["go.work"] + (["go.work.sum"] if (here / "go.work.sum").is_file() else [])
+        copies.append((workspace, ""))
         uses = keys.parse_go_work_uses((here / "go.work").read_text(encoding="utf-8", errors="replace"))
         for use in uses:
-            module_dir = keys._normal(use)
-            if module_dir.startswith("..") or not (here / module_dir / "go.mod").is_file():
+            use_dir = keys._normal(use)
+            if use_dir.startswith("..") or not (here / use_dir / "go.mod").is_file():
                 continue
-            names = ["go.mod"] + (["go.sum"] if (here / module_dir / "go.sum").is_file() else [])
-            prefix = "" if module_dir in ("", ".") else module_dir + "/"
+            names = ["go.mod"] + (["go.sum"] if (here / use_dir / "go.sum").is_file() else [])
+            prefix = "" if use_dir in ("", ".") else use_dir + "/"
             if prefix:
                 copies.append(([prefix + name for name in names], prefix))
             else:
                 copies[0][0].extend(names)
     else:
         copies.append((["go.mod"] + (["go.sum"] if (here / "go.sum").is_file() else []), ""))
+    inner = str(PurePosixPath(module_dir).relative_to(PurePosixPath(context or "."))) if context != module_dir else ""
+    inner = "" if inner == "." else inner
+    if inner:
+        copies = [([f"{inner}/{source}" for source in sources], f"{inner}/{subdir}") for sources, subdir in copies]
     vendored = (here / "vendor" / "modules.txt").is_file()
-    return context, copies, vendored
+    return ModuleFiles(context, copies, inner, vendored)
+
+
+def _is_within(path: PurePosixPath, directory: PurePosixPath) -> bool:
+    return str(directory) in ("", ".") or path == directory or directory in path.parents
 
 
 BUILD_COMMAND = re.compile(
@@ -483,7 +601,10 @@ def ci_builds(repo: RepoFacts) -> list[BuildUse]:
         joined = re.sub(r"\\\r?\n\s*", " ", text)
         legacy = bool(re.search(r"DOCKER_BUILDKIT\s*[:=]\s*[\"']?0\b", text))
         forced = bool(re.search(r"DOCKER_BUILDKIT\s*[:=]\s*[\"']?1\b", text))
-        old_engine = any(int(version) < 23 for version in DOCKER_VERSION.findall(text))
+        # docker:stable stopped at Docker 19.03; before Engine 23 `docker build` is the legacy builder.
+        old_engine = any(int(version) < 23 for version in DOCKER_VERSION.findall(text)) or bool(
+            re.search(r"\bdocker:stable\b", text)
+        )
         for match in BUILD_COMMAND.finditer(joined):
             line = _line_of(text, joined, match.start())
             tool_text = " ".join(match.group("tool").split())
@@ -498,12 +619,49 @@ def ci_builds(repo: RepoFacts) -> list[BuildUse]:
                 tool = "podman"
             else:
                 tool = "buildah"
-            builds.append(BuildUse(relative, line, tool, _built_file(args, tool)))
+            # GitLab jobs' builds get buildx and a registry cache (targets/gitlab/docker_jobs.py).
+            imports_cache = any(word.startswith("--cache-from") for word in args) or (
+                relative in repo.gitlab_files and tool in ("buildx", "docker-build")
+            )
+            dockerfile, context = _built_file(args, tool)
+            builds.append(BuildUse(relative, line, tool, dockerfile, context, ephemeral=imports_cache))
         if relative in repo.workflow_files:
-            for match in re.finditer(r"uses:\s*['\"]?docker/build-push-action@", text):
+            checkouts = _checkout_paths(text)
+            for match in re.finditer(r"['\"]?uses['\"]?:\s*['\"]?docker/build-push-action@", text):
                 line = text.count("\n", 0, match.start()) + 1
-                builds.append(BuildUse(relative, line, "build-push-action", _action_file(text, match.end())))
+                dockerfile, context = _action_file(text, match.end())
+                builds.append(BuildUse(relative, line, "build-push-action", dockerfile, context, ephemeral=True))
+            for build in builds:
+                if build.file == relative:
+                    build.dockerfile = _in_checkout(build.dockerfile, checkouts)
+                    build.context = _in_checkout(build.context, checkouts)
     return builds
+
+
+def _checkout_paths(text: str) -> list[str]:
+    """The `path:` of actions/checkout steps: files there sit at `<path>/` in the workspace."""
+    paths = []
+    for match in re.finditer(r"['\"]?uses['\"]?:\s*['\"]?actions/checkout@", text):
+        window = _step_window(text, match.end())
+        found = re.search(r"^\s+['\"]?path['\"]?:\s*['\"]?([\w./-]+)", window, re.MULTILINE)
+        if found and found.group(1).strip("./"):
+            paths.append(keys._normal(found.group(1).removeprefix("./")))
+    return paths
+
+
+def _in_checkout(path: str | None, checkouts: list[str]) -> str | None:
+    for checkout in checkouts:
+        if path == checkout:
+            return ""
+        if path is not None and path.startswith(checkout + "/"):
+            return path[len(checkout) + 1 :]
+    return path
+
+
+def _step_window(text: str, offset: int) -> str:
+    window = text[offset : offset + 2000]
+    next_step = re.search(r"\n\s*-\s+['\"]?\w", window)
+    return window[: next_step.start()] if next_step else window
 
 
 def _line_of(text: str, joined: str, offset: int) -> int:
@@ -529,7 +687,8 @@ def _strip_workspace(path: str) -> str | None:
     return keys._normal(cleaned) if cleaned not in ("", ".") else ""
 
 
-def _built_file(args: list[str], tool: str) -> str | None:
+def _built_file(args: list[str], tool: str) -> tuple[str | None, str | None]:
+    """The Dockerfile a build command builds and its context, both repo-relative (None if unknown)."""
     file_flags = ("--dockerfile",) if tool == "kaniko" else ("-f", "--file")
     context_flags = ("--context",) if tool == "kaniko" else ()
     dockerfile = None
@@ -557,33 +716,32 @@ def _built_file(args: list[str], tool: str) -> str | None:
         positional.append(word)
     if context is None:
         context = positional[-1] if positional else "."
-    context_path = _strip_workspace(context)
+    context_path = _strip_workspace(context) if "://" not in context and context != "-" else None
     if dockerfile is None:
         if context_path is None:
-            return None
-        return f"{context_path}/Dockerfile" if context_path else "Dockerfile"
+            return None, None
+        return (f"{context_path}/Dockerfile" if context_path else "Dockerfile"), context_path
     file_path = _strip_workspace(dockerfile)
     if file_path is None:
-        return None
+        return None, context_path
     if tool == "kaniko" and context_path:
-        return keys._normal(f"{context_path}/{file_path}")
-    return file_path
+        return keys._normal(f"{context_path}/{file_path}"), context_path
+    return file_path, context_path
 
 
-def _action_file(text: str, offset: int) -> str | None:
+def _action_file(text: str, offset: int) -> tuple[str | None, str | None]:
     """`file:` (or `context:` + /Dockerfile) of the build-push-action step starting near offset."""
-    window = text[offset : offset + 2000]
-    next_step = re.search(r"\n\s*-\s+\w", window)
-    if next_step:
-        window = window[: next_step.start()]
-    file_match = re.search(r"^\s+file:\s*['\"]?([^'\"\n#]+)", window, re.MULTILINE)
-    context_match = re.search(r"^\s+context:\s*['\"]?([^'\"\n#]+)", window, re.MULTILINE)
+    window = _step_window(text, offset)
+    file_match = re.search(r"^\s+['\"]?file['\"]?:\s*['\"]?([^'\"\n#]+)", window, re.MULTILINE)
+    context_match = re.search(r"^\s+['\"]?context['\"]?:\s*['\"]?([^'\"\n#]+)", window, re.MULTILINE)
+    # Without `context:`, build-push-action builds the Git context of the commit: the repository root.
+    context_text = context_match.group(1).strip() if context_match else "."
+    context = None if "${{" in context_text or "://" in context_text else _strip_workspace(context_text)
     if file_match:
-        return _strip_workspace(file_match.group(1).strip())
-    context = _strip_workspace(context_match.group(1).strip()) if context_match else ""
+        return _strip_workspace(file_match.group(1).strip()), context
     if context is None:
-        return None
-    return f"{context}/Dockerfile" if context else "Dockerfile"
+        return None, None
+    return (f"{context}/Dockerfile" if context else "Dockerfile"), context
 
 
 # ---------------------------------------------------------------- planning
@@ -595,12 +753,18 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
     newline = facts.newline
     escape = facts.syntax.escape
     kaniko = next((build for build in facts.builds if build.tool == "kaniko"), None)
+    legacy = next((build for build in facts.builds if build.tool == "docker-build-legacy"), None)
     syntax_value = facts.syntax.directives.get("syntax", ("", 0))[0]
     mounts_allowed = True
     if kaniko is not None:
         mounts_allowed = False
         result.notices.append(
             Notice(facts.path, 1, 1, f"built with kaniko ({kaniko.file}:{kaniko.line}), which does not run BuildKit cache mounts; no cache mounts added")
+        )
+    elif legacy is not None:
+        mounts_allowed = False
+        result.notices.append(
+            Notice(facts.path, 1, 1, f"built without BuildKit ({legacy.file}:{legacy.line}: DOCKER_BUILDKIT=0 or a Docker Engine older than 23), where RUN --mount fails; no cache mounts added")
         )
     elif syntax_value and OLD_SYNTAX.search(syntax_value):
         mounts_allowed = False
@@ -610,6 +774,8 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
         )
     added_mounts = False
     moved: set[int] = set()
+    layer = facts.modules_in_layer
+    download_added: set[int] = set()  # stages that get a download step before COPY . .
     for stage in facts.stages:
         if not stage.is_go:
             continue
@@ -617,6 +783,11 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
         order_edits, moved_index = _plan_copy_order(facts, stage, mounts_allowed, reasons, result)
         if moved_index is not None:
             moved.add(moved_index)
+        if order_edits:
+            download_added.add(stage.number)
+        if layer:
+            _mark_downloaded_by_the_patch(facts, stage, download_added)
+            _notice_module_mounts_that_hide_the_layer(facts, stage, result)
         if order_edits:
             result.edits.extend(order_edits)
             added_mounts = added_mounts or (mounts_allowed and any("--mount=type=cache" in edit.replacement for edit in order_edits))
@@ -628,7 +799,7 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
                     Notice(facts.path, run.instruction.line, run.instruction.col, f"no cache mounts added: {run.problem}")
                 )
                 continue
-            missing = run.missing_mounts()
+            missing = run.missing_mounts(layer)
             if not missing or not mounts_allowed:
                 continue
             result.edits.append(_mount_edit(text, run, missing, escape, newline))
@@ -641,6 +812,36 @@ def plan(facts: DockerfileFacts, options: PatchOptions) -> FilePlan:
     if added_mounts and "syntax" not in facts.syntax.directives and not _uses_mounts(facts):
         result.edits.append(Edit(0, 0, SYNTAX_LINE + newline, "syntax directive for RUN --mount"))
     return result
+
+
+def _mark_downloaded_by_the_patch(facts: DockerfileFacts, stage: StageFacts, download_added: set[int]) -> None:
+    """The RUNs that will read the modules from the download step the patch puts before
+    `COPY . .` (in this stage, or in a parent stage)."""
+    lineage: list[StageFacts] = []
+    current: StageFacts | None = stage
+    while current is not None and current not in lineage:
+        lineage.append(current)
+        current = facts.stages[current.base_stage] if current.base_stage is not None else None
+    for run in stage.go_runs:
+        if stage.number in download_added and stage.source_copy is not None and run.index > stage.source_copy:
+            run.after_download = True
+        elif any(ancestor.number in download_added for ancestor in lineage[1:]):
+            run.after_download = True
+
+
+def _notice_module_mounts_that_hide_the_layer(facts: DockerfileFacts, stage: StageFacts, result: FilePlan) -> None:
+    for run in stage.go_runs:
+        if not (run.downloads or run.after_download) or not run.module_cache:
+            continue
+        if any(mount.type == "cache" and mount.target.rstrip("/") == run.module_cache for mount in run.mounts):
+            result.notices.append(
+                Notice(
+                    facts.path, run.instruction.line, run.instruction.col,
+                    f"the cache mount on {run.module_cache} keeps the modules out of the image layers, and CI builds "
+                    "this file on a fresh builder where cache mounts start empty (they are never exported to a "
+                    "registry or gha cache), so every CI build downloads all modules again; remove that mount",
+                )
+            )
 
 
 def _uses_mounts(facts: DockerfileFacts) -> bool:
@@ -688,8 +889,9 @@ def _plan_copy_order(
     if facts.vendored:
         return [], None
     if facts.context_dir is None or not facts.module_copies:
+        why = facts.context_problem or "no go.mod was found at or above the Dockerfile"
         result.notices.append(
-            Notice(where, source_copy.line, source_copy.col, "COPY . . comes before go mod download, but no go.mod was found at or above the Dockerfile; copy go.mod and go.sum first yourself")
+            Notice(where, source_copy.line, source_copy.col, f"COPY . . comes before go mod download, but {why}; copy go.mod and go.sum first yourself")
         )
         return [], None
     first_go = later[0]
@@ -714,15 +916,17 @@ def _plan_copy_order(
         lines.append(" ".join(parts))
     edits: list[Edit] = []
     moved_index: int | None = None
-    download_run = first_go if first_go.download_only else None
+    # A download RUN right after COPY . . moves up as it is; it runs where go.mod then is.
+    download_run = first_go if first_go.download_only and first_go.downloads and not facts.module_dir else None
     insert_at = _insertion_point(facts, stage)
     if download_run is not None:
         instruction = download_run.instruction
         original = facts.text[instruction.start : instruction.end]
         if not original.endswith("\n"):
             original += newline
-        if mounts_allowed and not download_run.problem and download_run.missing_mounts():
-            mount_edit = _mount_edit(facts.text, download_run, download_run.missing_mounts(), escape, newline)
+        missing = download_run.missing_mounts(facts.modules_in_layer)
+        if mounts_allowed and not download_run.problem and missing:
+            mount_edit = _mount_edit(facts.text, download_run, missing, escape, newline)
             relative = mount_edit.start - instruction.start
             original = original[:relative] + mount_edit.replacement + original[relative:]
         comment_start = instruction.comment_start
@@ -733,11 +937,12 @@ def _plan_copy_order(
     else:
         private = next((run.private_mounts for run in later if run.private_mounts), [])
         flags: list[str] = []
-        if mounts_allowed and not first_go.problem:
+        if mounts_allowed and not first_go.problem and not facts.modules_in_layer:
             flags.extend(_mount_flags(first_go, [first_go.module_cache] if first_go.module_cache else []))
         flags.extend(f"--mount={mount.raw}" for mount in private)
         text_flags = f" {escape}{newline}    ".join(flags)
-        download = run_word + " " + (text_flags + f" {escape}{newline}    " if flags else "") + "go mod download"
+        command = f"cd {base}{facts.module_dir} && go mod download" if facts.module_dir else "go mod download"
+        download = run_word + " " + (text_flags + f" {escape}{newline}    " if flags else "") + command
         block = "".join(line + newline for line in lines) + download + newline
         reasons.append(f"go.mod copied and modules downloaded before COPY . . (line {source_copy.line})")
     edits.append(Edit(insert_at, insert_at, block, f"download step before line {source_copy.line}"))
@@ -798,7 +1003,7 @@ def _normalised(syntax: DockerfileSyntax, facts: DockerfileFacts) -> tuple[list[
             sources = _copy_sources(instruction, syntax.escape)
             if sources and all(source in module_names for source in sources):
                 continue
-        if instruction.keyword == "RUN" and DOWNLOAD_ONLY.match(instruction.args.strip()):
+        if instruction.keyword == "RUN" and not instruction.heredocs and download_only(instruction.args.strip()):
             downloads.add(" ".join(sorted(flag for flag in flags)) + " " + args)
             continue
         heredocs = "".join(doc.body for doc in instruction.heredocs)
@@ -836,7 +1041,7 @@ def findings(facts: DockerfileFacts) -> list[str]:
             if run.problem:
                 notes.append(f"line {run.instruction.line}: {label}: cannot tell the Go cache directories: {run.problem}")
                 continue
-            missing = run.missing_mounts()
+            missing = run.missing_mounts(facts.modules_in_layer)
             if missing:
                 notes.append(
                     f"line {run.instruction.line}: {label}: RUN without a cache mount for "
@@ -877,6 +1082,7 @@ def describe(facts: DockerfileFacts) -> dict[str, Any]:
         "kind": "dockerfile",
         "syntax": facts.syntax.directives.get("syntax", ("", 0))[0] or None,
         "context": facts.context_dir,
+        "modules_in_layer": facts.modules_in_layer,
         "stages": [
             {
                 "name": stage.name,
@@ -889,7 +1095,7 @@ def describe(facts: DockerfileFacts) -> dict[str, Any]:
                         "module_cache": run.module_cache,
                         "build_cache": run.build_cache,
                         "mounts": [{"type": mount.type, "target": mount.target} for mount in run.mounts],
-                        "missing_mounts": run.missing_mounts(),
+                        "missing_mounts": run.missing_mounts(facts.modules_in_layer),
                     }
                     for run in stage.go_runs
                 ],

@@ -69,6 +69,7 @@ class DockerfileSyntax:
 
 
 def parse_dockerfile(text: str, shown: str) -> DockerfileSyntax:
+    _refuse_lone_carriage_returns(text, shown)
     lines = _physical_lines(text)
     directives: dict[str, tuple[str, int]] = {}
     escape = "\\"
@@ -113,25 +114,35 @@ def parse_dockerfile(text: str, shown: str) -> DockerfileSyntax:
         pieces.append(continuation.sub("", body) if not ended else body)
         index += 1
         continuation_indent = ""
+        # Where the keyword is: a line of only the escape token joins the next one, so the
+        # keyword can sit on a later physical line than the instruction's first.
+        keyword_line_index, keyword_start = first_line_index, start + leading
         while not ended and index < len(lines):
-            _, more = lines[index]
+            more_start, more = lines[index]
             more_text = more.strip("\r\n")
             index += 1
             if _is_comment(more_text):
                 continue
             if not more_text.strip():
                 continue
-            if not continuation_indent:
+            if not "".join(pieces).strip():
+                keyword_line_index = index - 1
+                keyword_start = more_start + len(more_text) - len(more_text.lstrip())
+            elif not continuation_indent:
                 continuation_indent = more_text[: len(more_text) - len(more_text.lstrip())]
             ended = not continuation.search(more_text)
             pieces.append(more_text if ended else continuation.sub("", more_text))
-        logical_line = "".join(pieces)
+        logical_line = "".join(pieces).lstrip()
         keyword_match = re.match(r"(\S+)", logical_line)
-        assert keyword_match is not None
+        if keyword_match is None:
+            raise InputError(
+                shown, first_line_index + 1, leading + 1,
+                f"a line of only {escape} continues into nothing at the end of the file; remove it",
+            )
         keyword_as_written = keyword_match.group(1)
         keyword = keyword_as_written.upper()
-        line_number = first_line_index + 1
-        col = leading + 1
+        line_number = keyword_line_index + 1
+        col = keyword_start - lines[keyword_line_index][0] + 1
         if keyword not in KNOWN_INSTRUCTIONS:
             raise InputError(
                 shown, line_number, col, f"unknown instruction {keyword_as_written!r}; fix the Dockerfile (is this a Dockerfile?)"
@@ -159,7 +170,6 @@ def parse_dockerfile(text: str, shown: str) -> DockerfileSyntax:
                     )
                 heredocs.append(Heredoc(name, chomp, "".join(collected)))
         end = lines[index - 1][0] + len(lines[index - 1][1])
-        keyword_start = start + leading
         instructions.append(
             Instruction(
                 keyword=keyword,
@@ -189,12 +199,33 @@ def parse_dockerfile(text: str, shown: str) -> DockerfileSyntax:
     return DockerfileSyntax(directives, escape, instructions, directives_end)
 
 
+def _refuse_lone_carriage_returns(text: str, shown: str) -> None:
+    """BuildKit ends lines at LF only: a CR-only file is one long line to it."""
+    match = re.search(r"\r(?!\n)", text)
+    if match is not None:
+        line, col = line_col_of_offset(text, match.start())
+        raise InputError(
+            shown, line, col,
+            "a carriage return without a line feed: BuildKit ends lines at LF only, so it reads this "
+            "file differently; convert the line endings to LF (or CRLF)",
+        )
+
+
 def _physical_lines(text: str) -> list[tuple[int, str]]:
+    """Lines as BuildKit splits them: at LF only (a form feed or U+2028 is not a line end)."""
     lines: list[tuple[int, str]] = []
     position = 0
-    for piece in text.splitlines(keepends=True):
+    for piece in _lf_lines(text):
         lines.append((position, piece))
         position += len(piece)
+    return lines
+
+
+def _lf_lines(text: str) -> list[str]:
+    pieces = text.split("\n")
+    lines = [piece + "\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
     return lines
 
 

@@ -44,7 +44,8 @@ SAVE_STEP_ID = "ci-gocache-docker-save"
 UTILITY_IMAGE = "ghcr.io/containerd/busybox:latest"  # the image buildkit-cache-dance uses too
 OUR_STEP_IDS = {BUILDX_STEP_ID, MOUNTS_CACHE_STEP_ID, DANCE_STEP_ID, EXTRACT_STEP_ID, SAVE_STEP_ID}
 OUR_INPUTS = ("cache-from", "cache-to")
-REGISTRY_CACHE_OPTIONS = "mode=max,image-manifest=true,oci-mediatypes=true"
+# ignore-error: a registry or cache service that refuses the write never fails the build.
+REGISTRY_CACHE_OPTIONS = "mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
 PR_EVENTS = "github.event_name != 'pull_request' && github.event_name != 'pull_request_target'"
 HOST_CACHE_ROOT = "${{ runner.temp }}/ci-gocache-docker"
 
@@ -157,17 +158,39 @@ def _cache_inputs(
     push = _push_condition(step)
     image = _image(job, step)
     if push is not None and image is not None:
-        reference = f"type=registry,ref={image}:buildcache"
+        reference = f"type=registry,ref={image}:{_cache_tag(step)}"
         values = {"cache-from": reference}
         if condition is not None:
             guard = condition if push == "true" else f"({push}) && {condition}"
             values["cache-to"] = _guarded(guard, f"{reference},{REGISTRY_CACHE_OPTIONS}")
-        return values, f"registry cache {image}:buildcache"
+        return values, f"registry cache {image}:{_cache_tag(step)}"
     scope, scope_arguments = _gha_scope(facts, job, step, builds)
     values = {"cache-from": f"type=gha,scope={_scope_text(scope, scope_arguments)}"}
     if condition is not None:
-        values["cache-to"] = _guarded(condition, f"type=gha,mode=max,scope={scope}", scope_arguments)
+        values["cache-to"] = _guarded(condition, f"type=gha,mode=max,ignore-error=true,scope={scope}", scope_arguments)
     return values, "GitHub Actions cache (type=gha)"
+
+
+def _cache_tag(step: StepFacts) -> str:
+    """`buildcache`, or `buildcache-<file>-<target>` for a step that builds another Dockerfile or a
+    target: one cache per image, so steps that push to the same repository never overwrite each other."""
+    parts = []
+    file_input = str(step.inputs.get("file") or "").strip()
+    target = str(step.inputs.get("target") or "").strip()
+    if file_input and keys._normal(file_input.removeprefix("./")) != "Dockerfile":
+        parts.append(file_input)
+    if target:
+        parts.append(target)
+    if not parts or any("${{" in part for part in parts):
+        return "buildcache" if not parts else "buildcache-" + _expression_free_key(parts)
+    key = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(parts)).strip("-.")
+    return f"buildcache-{key}"[:128]
+
+
+def _expression_free_key(parts: list[str]) -> str:
+    """A tag part for inputs that hold expressions: the expressions stay, the rest is made tag-safe."""
+    pieces = re.split(r"(\$\{\{.*?\}\})", "-".join(parts))
+    return "".join(piece if piece.startswith("${{") else re.sub(r"[^A-Za-z0-9_.-]+", "-", piece) for piece in pieces)
 
 
 def _guarded(condition: str, value: str, arguments: list[str] | None = None) -> str:

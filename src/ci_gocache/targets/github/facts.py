@@ -31,6 +31,14 @@ class StepFacts:
     next_item_comment_start: int | None = None
     with_info: dict[str, Any] = field(default_factory=dict)
     uses_line_end: int = 0
+    env: dict[str, Any] = field(default_factory=dict)
+    condition: str | None = None  # the step's `if:`
+    # Sets Go up (setup-go, or a local composite action or an action that does it inside).
+    sets_up_go: bool = False
+    # Checks this repository out (actions/checkout of the workflow's own repository).
+    checks_out: bool = False
+    # Holds a node an alias elsewhere points at: removing the step would break the alias.
+    holds_shared_node: bool = False
 
 
 @dataclass
@@ -67,6 +75,12 @@ class JobFacts:
     shell: str = "bash"
     publishing_reasons: list[str] = field(default_factory=list)
     already_patched: bool = False
+    # Why the job is left alone although it runs Go (its own cache we must not double, ...).
+    leave_alone_reason: str = ""
+    # Builds with vendored modules (-mod=vendor, vendor/modules.txt): no module cache.
+    vendored_reason: str = ""
+    # Inputs to set on steps before patching: {step index: {input: value}}.
+    step_inputs: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @property
     def is_go(self) -> bool:
@@ -84,6 +98,7 @@ class WorkflowFacts:
     document: dict[str, Any] = field(default_factory=dict)
     repo: RepoFacts | None = None
     root_node: Any = None
+    events: dict[str, Any] = field(default_factory=dict)
 
 
 def matrix_values(matrix: dict[str, Any], name: str) -> list[Any]:

@@ -14,7 +14,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ci_gocache import keys, schemas
 from ci_gocache.errors import InputError, Notice
-from ci_gocache.gocommands import GO_COMMAND, GO_TOOL_COMMAND, MAKE_COMMAND
+from ci_gocache.gocommands import GO_TOOL_COMMAND, MAKE_COMMAND
 from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.pins import pinned_uses
 from ci_gocache.repo import RepoFacts
@@ -24,10 +24,11 @@ from ci_gocache.sourcefile import (
     mapping_get,
     mapping_key_node,
     node_position,
+    scalar_value,
     to_plain,
 )
 from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
-from ci_gocache.targets.github import docker_steps
+from ci_gocache.targets.github import docker_steps, gouse, triggers
 from ci_gocache.targets.github.facts import (
     CacheUse,
     JobFacts,
@@ -56,15 +57,6 @@ CD_COMMAND = re.compile(r"(?:^|[;&]\s*)\s*cd\s+([^\s;&|]+)", re.MULTILINE)
 MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
-PUBLISHER_ACTIONS = (
-    "goreleaser/goreleaser-action",
-    "softprops/action-gh-release",
-    "pypa/gh-action-pypi-publish",
-    "release-drafter/release-drafter",
-    "googleapis/release-please-action",
-    "jreleaser/release-action",
-    "ko-build/setup-ko",
-)
 LINT_ACTION = "golangci/golangci-lint-action"
 SETUP_GO = "actions/setup-go"
 
@@ -92,7 +84,8 @@ def _action_of(uses: str | None) -> tuple[str | None, str | None]:
 
 
 def _major_version(ref: str | None) -> int | None:
-    match = re.match(r"v?(\d+)", ref or "")
+    # A full commit SHA can start with digits; only a tag such as v4, v4.2 or 4.2.1 names a version.
+    match = re.fullmatch(r"v?(\d+)(?:\.\d+)*", ref or "")
     return int(match.group(1)) if match else None
 
 
@@ -123,22 +116,6 @@ def _triggers(on_value: Any) -> tuple[list[str], dict[str, Any]]:
     return [], {}
 
 
-def _workflow_publishing_reasons(events: dict[str, Any]) -> list[str]:
-    reasons = []
-    if "release" in events:
-        reasons.append("runs on release events")
-    if "pull_request_target" in events:
-        reasons.append("runs on pull_request_target")
-    push = events.get("push")
-    if isinstance(push, dict):
-        if push.get("tags") is not None or push.get("tags-ignore") is not None:
-            reasons.append("runs on tag pushes")
-        branches = push.get("branches") or []
-        if isinstance(branches, list) and any("release" in str(branch).lower() for branch in branches):
-            reasons.append("runs on pushes to release branches")
-    return reasons
-
-
 def _document(source: SourceFile) -> Node:
     documents = compose_documents(source)
     if len(documents) != 1:
@@ -157,8 +134,34 @@ def _document(source: SourceFile) -> Node:
     return root
 
 
+def _check_mapping_keys(source: SourceFile, root: Node) -> None:
+    """Every key of a workflow is a name; `true:` or `1:` would be read as a boolean or a number."""
+    pending = [root]
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.value != "<<" and not isinstance(scalar_value(key), str):
+                    line, col = node_position(key)
+                    raise InputError(
+                        source.display_path,
+                        line,
+                        col,
+                        f"the key `{key.value}` reads as a {key.tag.rsplit(':', 1)[-1]}, not a name; "
+                        f"quote it ('{key.value}':) or rename it",
+                    )
+                pending.extend((key, value))
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+
+
 def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
     root = _document(source)
+    _check_mapping_keys(source, root)
     plain = to_plain(root)
     jobs_node = mapping_get(root, "jobs")
     if "jobs" not in plain or "on" not in plain or not isinstance(jobs_node, MappingNode):
@@ -168,8 +171,9 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
             1,
             "not a GitHub Actions workflow (no `on:` and `jobs:` mapping); pass a workflow file",
         )
-    trigger_names, events = _triggers(plain.get("on"))
-    workflow_reasons = _workflow_publishing_reasons(events)
+    trigger_names, _ = _triggers(plain.get("on"))
+    events = triggers.events_of(plain.get("on"))
+    workflow_reasons = triggers.restore_only_reasons(events)
     parents = count_parents(root)
     text = source.text
     workflow_defaults = ((plain.get("defaults") or {}).get("run") or {}) if isinstance(plain.get("defaults"), dict) else {}
@@ -196,6 +200,7 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
         document=plain,
         repo=repo,
         root_node=root,
+        events=events,
     )
 
 
@@ -265,21 +270,46 @@ def _inspect_job(
         facts.not_editable_reason = "`steps:` is an alias or anchor shared with another place"
     steps_key = mapping_key_node(job_node, "steps")
     facts.steps_line_start = line_start(text, steps_key.start_mark.index) if steps_key else 0
-    sets_up_go = False
+    local_actions: dict[int, gouse.LocalAction] = {}
     for index, item in enumerate(steps_node.value):
         step = _inspect_step(text, index, item, parents)
         facts.steps.append(step)
-        if step.action == SETUP_GO:
-            sets_up_go = True
+        step.sets_up_go = step.action == SETUP_GO or step.action in gouse.SELF_CHECKOUT_ACTIONS
+        step.checks_out = step.action == "actions/checkout" and _checks_out_this_repository(step)
+        if step.uses and step.uses.startswith("./"):
+            local = gouse.read_local_action(repo.root, step.uses)
+            if local is not None:
+                local_actions[index] = local
+                step.sets_up_go = local.sets_up_go
+    sets_up_go = any(step.sets_up_go for step in facts.steps)
     for index, step in enumerate(facts.steps[:-1]):
         following = facts.steps[index + 1]
         step.next_item_comment_start = leading_comment_start(
             text, following.item_line_start, following.dash_column
         )
-    image = (facts.container_image or "").lower()
-    container_has_go = bool(re.search(r"(^|/)golang(:|@|$)|(^|/)go(-|:)", image))
+    container_has_go = gouse.image_has_go(facts.container_image)
+    envs = [plain_workflow.get("env"), job_plain.get("env")]
     for step in facts.steps:
         run = step.run or ""
+        local = local_actions.get(step.index)
+        if local is not None and (local.sets_up_go or local.runs_go):
+            what = "sets up Go" if local.sets_up_go else "runs go"
+            _add_reason(facts, f"uses local action {step.uses} ({local.path} {what})")
+            # An action that also runs Go needs the caches before it, like any Go step.
+            step.needs_go = local.runs_go
+            if local.setup_go_caches and not facts.leave_alone_reason:
+                facts.leave_alone_reason = (
+                    f"the local action {step.uses} sets up Go with its own cache ({local.path}:{local.setup_go_line}); "
+                    "set `cache: false` on its actions/setup-go step and run again"
+                )
+        if gouse.caches_go_itself(step.action, step.inputs):
+            _add_reason(facts, f"uses {step.action}")
+            step.needs_go = True
+            if not facts.leave_alone_reason:
+                facts.leave_alone_reason = (
+                    f"step {index_label(step)} ({step.action}) caches Go's directories itself; "
+                    "a second cache of the same directories would only cost time"
+                )
         if step.action == SETUP_GO:
             _add_reason(facts, "uses actions/setup-go")
         if step.action == LINT_ACTION:
@@ -291,8 +321,12 @@ def _inspect_job(
         if step.action in GO_USING_ACTIONS:
             _add_reason(facts, f"uses {step.action}")
             step.needs_go = True
-        if GO_COMMAND.search(run):
+        if gouse.runs_go(run):
             _add_reason(facts, "runs go commands")
+            step.needs_go = True
+        elif run and gouse.scripts_running_go(repo.root, run, step.working_directory or facts.working_directory or ""):
+            scripts = gouse.scripts_running_go(repo.root, run, step.working_directory or facts.working_directory or "")
+            _add_reason(facts, f"runs {', '.join(scripts)}, which runs go")
             step.needs_go = True
         elif GO_TOOL_COMMAND.search(run) and (sets_up_go or container_has_go):
             _add_reason(facts, "runs Go tools in a job that sets up Go")
@@ -300,12 +334,9 @@ def _inspect_job(
         elif MAKE_COMMAND.search(run) and (sets_up_go or container_has_go):
             _add_reason(facts, "runs make/task in a job that sets up Go")
             step.needs_go = True
-        if step.action in PUBLISHER_ACTIONS or (
-            step.action == "docker/build-push-action" and str(step.inputs.get("push", "")).lower() == "true"
-        ):
-            reason = f"publishes with {step.action}"
-            if reason not in facts.publishing_reasons:
-                facts.publishing_reasons.append(reason)
+        reason = gouse.step_publishing_reason(step.action, step.inputs, run, [*envs, step.env])
+        if reason and reason not in facts.publishing_reasons:
+            facts.publishing_reasons.append(reason)
         if step.action == "docker/build-push-action":
             facts.docker_builds.append(f"step {index_label(step)}: docker/build-push-action")
         elif re.search(r"\bdocker\s+(buildx\s+)?build\b", run):
@@ -318,7 +349,52 @@ def _inspect_job(
     )
     facts.shell = "sh" if facts.container_image else "bash"
     _resolve_modules(facts, repo, job_plain)
+    _check_self_checkout_actions(facts)
+    facts.vendored_reason = _vendored_reason(facts, repo, envs)
     return facts
+
+
+def _checks_out_this_repository(step: StepFacts) -> bool:
+    repository = str(step.inputs.get("repository") or "").strip()
+    return repository in ("", "${{ github.repository }}")
+
+
+def _check_self_checkout_actions(facts: JobFacts) -> None:
+    """Actions such as govulncheck-action check out and set up Go (with its cache) inside.
+
+    With a real checkout before them, their cache is turned off and ours goes after that
+    checkout; with none, no key could hash the job's go.sum files: the job is left alone.
+    """
+    for step in facts.steps:
+        if step.action not in gouse.SELF_CHECKOUT_ACTIONS:
+            continue
+        checkout_input, cache_input = gouse.SELF_CHECKOUT_ACTIONS[step.action]
+        checked_out_before = any(other.checks_out for other in facts.steps[: step.index])
+        if not checked_out_before:
+            if not facts.leave_alone_reason:
+                facts.leave_alone_reason = (
+                    f"step {index_label(step)} ({step.action}) checks the repository out itself and caches with "
+                    "setup-go inside; add an actions/checkout step before it (and "
+                    f"`{checkout_input}: false`) to let ci-gocache cache this job"
+                )
+            continue
+        facts.step_inputs.setdefault(step.index, {})[cache_input] = "false"
+
+
+def _vendored_reason(facts: JobFacts, repo: RepoFacts, envs: list[Any]) -> str:
+    """Why the job builds from vendor/ (and so needs no module cache), or ""."""
+    texts = [str(env.get("GOFLAGS", "")) for env in envs if isinstance(env, dict)]
+    texts += [step.run or "" for step in facts.steps if step.needs_go]
+    texts += [str(step.env.get("GOFLAGS", "")) for step in facts.steps if isinstance(step.env, dict)]
+    if any(re.search(r"-mod[= ]mod\b|-mod[= ]readonly\b", text) for text in texts):
+        return ""
+    if any(re.search(r"-mod[= ]vendor\b", text) for text in texts):
+        return "builds with -mod=vendor"
+    vendored = {module.directory for module in repo.modules if module.has_vendor}
+    sums = [file.rsplit("/", 1)[0] if "/" in file else "" for file in facts.sum_files]
+    if sums and all(directory in vendored for directory in sums):
+        return "its modules are vendored (vendor/modules.txt)"
+    return ""
 
 
 def index_label(step: StepFacts) -> str:
@@ -352,6 +428,7 @@ def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int]) ->
     inputs = plain.get("with") if isinstance(plain.get("with"), dict) else {}
     run = plain.get("run")
     shared = parents.get(id(item), 0) > 1
+    env = plain.get("env") if isinstance(plain.get("env"), dict) else {}
     step = StepFacts(
         index=index,
         line=line,
@@ -370,6 +447,9 @@ def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int]) ->
         dash_column=_dash_column(text, item),
         key_column=item.start_mark.column,
         content_end=leaf_end(text, item) if not shared else 0,
+        env=env,
+        condition=str(plain["if"]) if plain.get("if") is not None else None,
+        holds_shared_node=not shared and _holds_shared_node(item, parents),
     )
     if isinstance(item, MappingNode) and not shared:
         with_node = mapping_get(item, "with")
@@ -401,6 +481,20 @@ def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int]) ->
                         )
             step.with_info = info
     return step
+
+
+def _holds_shared_node(item: Node, parents: dict[int, int]) -> bool:
+    pending = [item]
+    while pending:
+        node = pending.pop()
+        if node is not item and parents.get(id(node), 0) > 1:
+            return True
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                pending.extend((key, value))
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+    return False
 
 
 def _record_cache(facts: JobFacts, step: StepFacts, text: str) -> None:
@@ -453,8 +547,15 @@ def _resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any]
     own_checkouts = [step for step in checkouts if not step.inputs.get("repository")]
     if len(own_checkouts) == 1 and own_checkouts[0].inputs.get("path"):
         checkout_prefix = keys._normal(str(own_checkouts[0].inputs["path"]))
+    # A checkout path computed at run time (`path: ${{ ... }}`) cannot go into hashFiles():
+    # every go.sum of the workspace is keyed instead.
+    prefix_unknown = "${{" in checkout_prefix
+    if prefix_unknown:
+        checkout_prefix = ""
 
     def repo_relative(directory: str) -> str | None:
+        if prefix_unknown:
+            return None
         cleaned = keys._normal(directory.strip().removeprefix("./"))
         if cleaned.startswith("${{ github.workspace }}"):
             cleaned = keys._normal(cleaned[len("${{ github.workspace }}") :].lstrip("/"))
@@ -598,16 +699,6 @@ class _Layout:
         return [f"{prefix}{key}: {value}"]
 
 
-def _policy_can_save(policy: str, triggers: list[str]) -> bool:
-    if policy == "never":
-        return False
-    if "workflow_call" in triggers:
-        return True
-    if policy in ("default-branch", "push"):
-        return "push" in triggers
-    return any(trigger not in ("pull_request", "pull_request_target") for trigger in triggers)
-
-
 def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
     sums = "${{ hashFiles(" + ", ".join(job.hash_arguments) + ") }}"
     return keys.KeyParts(
@@ -622,25 +713,53 @@ def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
     )
 
 
-def _first_cache_user(job: JobFacts) -> int | None:
-    """Index of the step the caches must come before, or None if there is none."""
-    lower = 0
-    for step in job.steps:
-        if step.action in (SETUP_GO, "actions/checkout"):
-            lower = max(lower, step.index + 1)
-    for step in job.steps[lower:]:
-        if step.needs_go:
-            return step.index
-    # A job that sets Go up means to use it even when no step says `go` (a script, an action
-    # we do not know): the caches go right after the set-up.
-    sets_up_go = any(step.action == SETUP_GO for step in job.steps)
-    if sets_up_go and lower < len(job.steps):
-        return lower
-    return None
+def _is_setup_step(step: StepFacts) -> bool:
+    """A step that only prepares the job (checkout, Go set-up) and runs no Go work of its own."""
+    if step.checks_out or step.action == SETUP_GO:
+        return True
+    return step.sets_up_go and not step.needs_go and step.action not in gouse.SELF_CHECKOUT_ACTIONS
+
+
+def restore_position(job: JobFacts, replaced: list[StepFacts]) -> tuple[int | None, str]:
+    """Where the restore steps go: right after the last checkout or Go set-up that comes before
+    any Go work, never later than a hand-written cache they replace (other than past checkout and
+    Go set-up steps). (None, why) when no place
+    is right: without a checkout first, no key can hash the job's go.sum files."""
+    first_checkout = next((step.index for step in job.steps if step.checks_out), None)
+    if first_checkout is None:
+        return None, (
+            "no step checks this repository out before Go runs, so no key could hash its go.sum files; "
+            "add an actions/checkout step first"
+        )
+    position = first_checkout + 1
+    for step in job.steps[first_checkout + 1 :]:
+        if _is_setup_step(step):
+            position = step.index + 1
+        elif step.needs_go:
+            break
+    # A replaced hand-written cache step sets the latest place, unless only checkout and Go
+    # set-up come between it and the set-up's end: there the restore sees the right Go version
+    # and no step has run without its cache.
+    for step in replaced:
+        if first_checkout < step.index < position and any(
+            not _is_setup_step(between) for between in job.steps[step.index + 1 : position]
+        ):
+            position = step.index
+    if position >= len(job.steps):
+        return None, "no step comes after the checkout and Go set-up"
+    uses_go_later = any(step.needs_go or step.sets_up_go for step in job.steps[position:])
+    if not uses_go_later and not any(step.sets_up_go for step in job.steps):
+        return None, "no step that needs Go comes after the checkout"
+    return position, ""
 
 
 def plan(facts: WorkflowFacts, options: PatchOptions) -> FilePlan:
     result = FilePlan()
+    if "\r" in facts.text and "\n" not in facts.text:
+        for job in facts.jobs:
+            if job.is_go:
+                _skip(result, facts, job, "skipped", "the file has CR-only line endings; convert them to LF and run again")
+        return result
     for job in facts.jobs:
         _plan_job(facts, job, options, result)
     # docker/build-push-action steps (any job): buildx caches, see ci_gocache.docker_steps.
@@ -677,9 +796,8 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
         return _skip(result, facts, job, "already-cached", "already has ci-gocache caching")
     if not job.editable:
         return _skip(result, facts, job, "unsafe", f"{job.not_editable_reason}; it cannot be edited safely")
-    target_index = _first_cache_user(job)
-    if target_index is None:
-        return _skip(result, facts, job, "skipped", "no step that needs Go comes after setup-go and checkout")
+    if job.leave_alone_reason:
+        return _skip(result, facts, job, "skipped", job.leave_alone_reason)
     for step in job.steps:
         if step.shared:
             return _skip(result, facts, job, "unsafe", f"step {index_label(step)} is an alias; it cannot be edited safely")
@@ -697,6 +815,16 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
                     f"step at line {cache.line} caches Go and other paths together; split it, then run again",
                 )
             replaced.append(job.steps[cache.step_index])
+    for step in replaced:
+        if step.holds_shared_node:
+            return _skip(
+                result, facts, job, "skipped",
+                f"the cache step {index_label(step)} shares an anchored node with another step; "
+                "replacing it would break that alias",
+            )
+    target_index, why_not = restore_position(job, replaced)
+    if target_index is None:
+        return _skip(result, facts, job, "skipped", why_not)
     edits: list[Edit] = []
     text = facts.text
     newline = facts.newline
@@ -716,6 +844,13 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
             if edit is None:
                 return _skip(result, facts, job, "unsafe", f"cannot turn off golangci-lint-action's Go caches at line {step.line}")
             edits.extend(edit)
+    for index, values in job.step_inputs.items():
+        step = job.steps[index]
+        edit = set_step_inputs(text, newline, job, step, values)
+        if edit is None:
+            settings = ", ".join(f"`{name}: {value}`" for name, value in values.items())
+            return _skip(result, facts, job, "skipped", f"cannot set {settings} on step {index_label(step)}; set it yourself")
+        edits.extend(edit)
     module_step_id = MODULE_STEP_ID
     for step in replaced:
         if step.step_id and step.action != "actions/cache/save" and re.search(
@@ -723,7 +858,7 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
         ):
             module_step_id = step.step_id
     publishing = bool(job.publishing_reasons)
-    can_save = not publishing and _policy_can_save(options.save_on, facts.triggers)
+    can_save = not publishing and triggers.policy_can_save(options.save_on, facts.events)
     target = job.steps[target_index]
     layout = _Layout(target.dash_column, target.key_column, job.indent_unit, newline)
     if options.style == "action" and job.container_image:
@@ -738,6 +873,10 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
         restore_lines, save_lines = _action_style_lines(job, options, layout, can_save, step_id)
     else:
         restore_lines, save_lines = _steps_style_lines(job, options, layout, module_step_id, can_save)
+        if job.vendored_reason and module_step_id == MODULE_STEP_ID:
+            # Vendored builds read vendor/, not GOMODCACHE: only the build cache is worth a step.
+            restore_lines = [lines for lines in restore_lines if "Go module cache" not in lines[0]]
+            save_lines = [lines for lines in save_lines if "Go module cache" not in lines[0]]
     insert_at = leading_comment_start(text, target.item_line_start, target.dash_column)
     blank_separated = target.index > 0 and _previous_line_blank(text, insert_at)
     block = _join_steps(restore_lines, newline, blank_separated)
@@ -760,6 +899,8 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
     reason_parts = []
     if replaced:
         reason_parts.append("replaced " + ", ".join(f"step at line {step.line}" for step in replaced))
+    if job.vendored_reason and module_step_id == MODULE_STEP_ID and options.style == "steps":
+        reason_parts.append(f"build cache only: {job.vendored_reason}")
     if publishing:
         reason_parts.append("restore only: " + "; ".join(job.publishing_reasons))
     elif not can_save:
@@ -930,7 +1071,11 @@ def _action_modules(job: JobFacts) -> list[str]:
 
 
 OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, ACTION_STEP_ID, SAVE_ACTION_STEP_ID}
-TOUCHED_INPUTS = {SETUP_GO: ("cache",), LINT_ACTION: ("skip-pkg-cache", "skip-build-cache")}
+TOUCHED_INPUTS = {
+    SETUP_GO: ("cache",),
+    LINT_ACTION: ("skip-pkg-cache", "skip-build-cache"),
+    **{action: (inputs[1],) for action, inputs in gouse.SELF_CHECKOUT_ACTIONS.items()},
+}
 
 
 def _normalised(document: dict[str, Any], drop: dict[str, set[int]], ours: bool) -> dict[str, Any]:
@@ -964,6 +1109,12 @@ def _normalised(document: dict[str, Any], drop: dict[str, set[int]], ours: bool)
             kept.append(step)
         job["steps"] = kept
     return result
+
+
+def _is_our_step_facts(step: StepFacts) -> bool:
+    return step.step_id in (DIRS_STEP_ID, SAVE_ACTION_STEP_ID) or (
+        step.action is not None and step.action.endswith("/ci-gocache")
+    )
 
 
 def _is_our_step(step: dict[str, Any]) -> bool:
@@ -1014,7 +1165,12 @@ def verify(source: SourceFile, facts: WorkflowFacts, new_text: str, options: Pat
         raise InputError(source.display_path, line, col, f"internal error, the patched workflow fails the schema {message}")
     original_plain = facts.document
     replaced: dict[str, set[int]] = {}
+    patched_jobs = {
+        job.job_id for job in new_facts.jobs if any(_is_our_step_facts(step) for step in job.steps)
+    }
     for job in facts.jobs:
+        if job.job_id not in patched_jobs or any(_is_our_step_facts(step) for step in job.steps):
+            continue  # hand-written caches of jobs the patch did not touch stay where they are
         for cache in job.caches:
             if cache.kind.startswith("actions/cache"):
                 replaced.setdefault(job.job_id, set()).add(cache.step_index)

@@ -443,6 +443,7 @@ class GitlabJob:
     goflags_overrides: list[shell_scripts.Setting] = field(default_factory=list)
     build_script: list[str] = field(default_factory=list)
     is_docker_unsafe: bool = False
+    docker_left_alone: str = ""  # why its `docker build` stays as written (docker_jobs.buildx_unavailable)
     nodes: _JobNodes | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -1138,6 +1139,10 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
                     "(flow style, a nested list or an alias); it is left as written",
                 )
             )
+        if job.docker_left_alone:
+            result.notices.append(
+                Notice(facts.path, job.line, job.col, f"job {job.name!r}: its `docker build` is left as written: {job.docker_left_alone}")
+            )
     for job_plan in plans:
         result.edits.extend(job_plan.edits)
         result.edits.extend(job_plan.docker_edits)
@@ -1219,6 +1224,10 @@ def _docker_edits(facts: GitlabFacts, job: GitlabJob) -> list[Edit]:
     if edits is None:
         job.is_docker_unsafe = True
         return []
+    if edits:
+        job.docker_left_alone = docker_jobs.buildx_unavailable(job.image, job.variables, job.build_script)
+        if job.docker_left_alone:
+            return []
     return edits
 
 
