@@ -125,6 +125,11 @@ def _dockerfile_cache_mounts(path: Path, repo: RepoFacts) -> list[dict[str, str]
     return cache_mounts_after_patch(path, repo)
 
 
+# A run that finds its file changed on disk between reading and writing (another run, a
+# `git checkout`) starts that file again from the new bytes, at most this many times.
+ATTEMPTS_WHEN_CHANGED = 5
+
+
 def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, write: bool) -> FileResult:
     target = candidate.target
     name = getattr(target, "NAME", "unknown")
