@@ -248,3 +248,21 @@ def test_good_key_prefix_is_used(tmp_path: Path) -> None:
     result = run_cli("patch", "--key-prefix", "team.v2_x-1", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert b"team.v2_x-1-" in (workflows / "ci.yml").read_bytes()
+
+
+def test_fifo_workflow_does_not_hang_the_patch_of_a_dockerfile_or_gitlab_file(tmp_path: Path) -> None:
+    """The Dockerfile and GitLab targets read the other CI files of the repository (image builds,
+    includes): a FIFO among them is passed over, not waited on."""
+    repo = tmp_path / "repo"
+    workflows = make_repo(repo)
+    os.mkfifo(workflows / "ci.yml")
+    os.mkfifo(repo / "go.work.fifo")
+    (repo / "Dockerfile").write_text(
+        "FROM golang:1.22 AS build\nWORKDIR /src\nCOPY go.mod go.sum ./\nRUN go mod download\nCOPY . .\nRUN go build ./...\n"
+    )
+    (repo / ".gitlab-ci.yml").write_text("test:\n  image: golang:1.22\n  script:\n    - go test ./...\n")
+    result = run_cli("patch", cwd=repo, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Dockerfile: patched" in result.stdout and ".gitlab-ci.yml: patched" in result.stdout
+    assert stat.S_ISFIFO(os.lstat(workflows / "ci.yml").st_mode)

@@ -96,6 +96,16 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
+def read_text_if_regular(path: Path, limit: int = MAX_FILE_BYTES) -> str | None:
+    """A side file's text (another CI file, a go.work) for a look, or None when it is missing,
+    unreadable, too big or not a regular file. Never blocks on a FIFO."""
+    try:
+        raw, _ = read_regular_file(path, str(path), limit, "a file")
+    except InputError:
+        return None
+    return raw.decode("utf-8", errors="replace")
+
+
 def read_regular_file(path: Path, shown: str, limit: int, what: str) -> tuple[bytes, os.stat_result]:
     """The bytes of a regular file of at most `limit` bytes.
 

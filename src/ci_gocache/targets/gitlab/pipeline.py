@@ -29,6 +29,7 @@ from ci_gocache.sourcefile import (
     mapping_key_node,
     node_position,
     read_source,
+    read_text_if_regular,
     to_plain,
 )
 from ci_gocache.gocommands import GO_COMMAND, GO_TOOL_COMMAND, MAKE_COMMAND
@@ -94,11 +95,10 @@ def _is_component_file(root: Path, relative: str) -> bool:
     shaped = (len(parts) == 2 or (len(parts) == 3 and parts[2] in ("template.yml", "template.yaml")))
     if parts[0] != COMPONENT_DIRECTORY or not shaped:
         return False
-    try:
-        with open(root / relative, encoding="utf-8", errors="replace") as handle:
-            head = handle.read(4096)
-    except OSError:
+    text = read_text_if_regular(root / relative)
+    if text is None:
         return False
+    head = text[:4096]
     return re.search(r"^spec:", head, re.MULTILINE) is not None and re.search(r"^---", head, re.MULTILINE) is not None
 
 
