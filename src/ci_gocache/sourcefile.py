@@ -240,6 +240,30 @@ def _distinct_nodes(root: Node) -> int:
     return len(seen)
 
 
+def check_keys_are_names(root: Node, shown: str) -> None:
+    """Every mapping key is a name: `true:` or `1:` reads as a boolean or a number, which CI schemas
+    (and the CI systems) do not take for the name it looks like."""
+    pending = [root]
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.value != "<<" and not isinstance(scalar_value(key), str):
+                    line, col = node_position(key)
+                    raise InputError(
+                        shown, line, col,
+                        f"the key `{key.value}` reads as a {key.tag.rsplit(':', 1)[-1]}, not a name; "
+                        f"quote it ('{key.value}':) or rename it",
+                    )
+                pending.extend((key, value))
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+
+
 def node_position(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 

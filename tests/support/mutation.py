@@ -12,6 +12,7 @@ Used by tests/test_fuzz_mutations.py (a bounded run) and bench/fuzz_campaign.py 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import random
@@ -145,17 +146,66 @@ def _words(content: bytes) -> Counter[bytes]:
     return Counter(content.split())
 
 
+def _removed_lines(before: bytes, after: bytes) -> list[bytes]:
+    remaining = Counter(after.splitlines())
+    removed = []
+    for line in before.splitlines():
+        if remaining[line]:
+            remaining[line] -= 1
+        else:
+            removed.append(line)
+    return removed
+
+
+def _first_word(line: bytes) -> bytes:
+    words = line.replace(b"- ", b"  ", 1).split()
+    return words[0] if words else b""
+
+
 @lru_cache(maxsize=None)
-def replaced_words(subject: Subject) -> frozenset[bytes]:
-    """Words the unmutated fixture's own patch removes from the file (a setup-go `cache: true`, a
-    replaced cache step): losing those is the patch doing its job, not losing data."""
+def replaced(subject: Subject) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """Words the unmutated fixture's own patch removes from the file, and the first words (keys) of
+    the lines it rewrites (a setup-go `cache: true`, a replaced cache step): losing those, or any
+    value on such a line, is the patch doing its job, not losing data."""
     with tempfile.TemporaryDirectory() as scratch:
         repo = Path(scratch) / "repo"
         shutil.copytree(subject.repo, repo, symlinks=True)
         before = (repo / subject.relative).read_bytes()
         run_patch(repo, subject.args)
         after = (repo / subject.relative).read_bytes()
-    return frozenset((_words(before) - _words(after)).keys())
+    words = frozenset((_words(before) - _words(after)).keys())
+    keys = frozenset(_first_word(line) for line in _removed_lines(before, after)) - {b""}
+    return words, keys
+
+
+# Rewritten by design whatever they held: setup-go's `cache:` (set to false), and hand-written Go
+# caches (an actions/cache step, a GitLab `cache:` entry), replaced whole by the patch's own.
+ALWAYS_REWRITTEN_KEYS = frozenset({b"cache:", b"key:"})
+HAND_WRITTEN_CACHE = b"actions/cache@"
+
+
+def _removed_blocks(before: bytes, after: bytes) -> list[list[bytes]]:
+    """Runs of consecutive lines of `before` that are not in `after`."""
+    old, new = before.splitlines(), after.splitlines()
+    blocks = []
+    for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag in ("replace", "delete"):
+            blocks.append(old[i1:i2])
+    return blocks
+
+
+def unexpected_losses(subject: Subject, before: bytes, after: bytes) -> set[bytes]:
+    """Words lost that the patch does not replace by design. A run of removed lines holding a key
+    the fixture's own patch rewrites (a hand-written cache step or cache: block, replaced whole) may
+    lose everything in it."""
+    words, keys = replaced(subject)
+    lost = set((_words(before) - _words(after)).keys()) - words
+    replaced_blocks: set[bytes] = set()
+    for block in _removed_blocks(before, after):
+        if any(_first_word(line) in keys | ALWAYS_REWRITTEN_KEYS or HAND_WRITTEN_CACHE in line for line in block):
+            for line in block:
+                replaced_blocks.update(line.split())
+    return lost - replaced_blocks
 
 
 def check_mutant(subject: Subject, mutant: bytes, scratch: Path) -> str:
@@ -187,7 +237,6 @@ def check_mutant(subject: Subject, mutant: bytes, scratch: Path) -> str:
         if statuses.get(relative) == "changed":
             assert entry["status"] == "unchanged", (relative, entry, second_stderr)
 
-    lost = (_words(before[subject.relative]) - _words(after[subject.relative])).keys()
-    unexpected = set(lost) - replaced_words(subject)
+    unexpected = unexpected_losses(subject, before[subject.relative], after[subject.relative])
     assert not unexpected, f"{subject.relative}: words lost by the patch: {sorted(unexpected)[:10]}"
     return statuses.get(subject.relative, "absent")

@@ -24,6 +24,7 @@ from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.repo import RepoFacts, find_repo_root
 from ci_gocache.sourcefile import (
     SourceFile,
+    check_keys_are_names,
     compose_documents,
     mapping_get,
     mapping_key_node,
@@ -197,6 +198,7 @@ def validate_schema(loaded: LoadedFile, what: str, then: str) -> None:
     """check-jsonschema's gitlab-ci schema on the spec header and on the document after it."""
     documents = [loaded.header, loaded.main] if loaded.header is not None else [loaded.main]
     for document in documents:
+        check_keys_are_names(document, loaded.display)
         plain = to_plain(document)
         problem = schemas.first_schema_error(
             plain, schemas.GITLAB_CI, lambda path, node=document: locate_node(node, path)
