@@ -7,7 +7,9 @@ through a shortened version of the bench's history, each commit one CI run on a 
     source     a source-only change: modules restored exactly, the build cache partially
     bump       a new dependency: modules come back through the restore key, one module downloaded
     pr         a pull request: restores, saves nothing
-    rerun      (action style) the same commit pushed again: nothing changed, nothing saved
+    rerun      (action style) the same commit pushed again: nothing rebuilt; the build cache is
+               saved once more, without what only the bump's run used
+    rerun-again  (action style) and once more: nothing changed, nothing saved
 
 The history runs once per style (a module-scoped fixture); each test asserts one thing of it,
 from act's log: the step outputs act records, actions/cache's log lines, the action's run
@@ -87,7 +89,7 @@ def live_through_history(runner: ActRunner, style: str) -> History:
     runner.commit("cache Go with ci-gocache")
     steps = [("cold", None, "push"), ("source", "source", "push"), ("bump", "bump", "push"), ("pr", None, "pull_request")]
     if style == "action":
-        steps.append(("rerun", None, "push"))
+        steps += [("rerun", None, "push"), ("rerun-again", None, "push")]
     for name, change, event in steps:
         if change:
             runner.apply(change)
@@ -217,14 +219,18 @@ def test_pull_request_restores_both_caches_and_saves_nothing(history):
 
 def test_rerun_without_change_rebuilds_nothing_and_saves_nothing(action_history):
     """setup-go's `go env` and the action's own go calls write build-cache entries before the
-    restore; they are not changes, so a rerun of an unchanged commit uploads nothing. (The steps
-    style saves the build cache under a new key on every push to the default branch.)"""
+    restore; they are not changes, so a rerun of an unchanged commit, after a run of that same
+    commit, uploads nothing. (The steps style saves the build cache under a new key on every
+    push to the default branch.)"""
     history = action_history
-    run = history.runs["rerun"]
-    assert hits(history, "rerun") == {"mod": "exact", "build": "partial"}
+    assert history.runs["rerun"].compiled_packages() == set()
+    run = history.runs["rerun-again"]
+    assert hits(history, "rerun-again") == {"mod": "exact", "build": "partial"}
     assert run.compiled_packages() == set()
     assert run.saved_keys() == []
-    assert history.record("rerun", "build")["saved"] is False
+    record = history.record("rerun-again", "build")
+    assert record["saved"] is False
+    assert record["save_reason"].startswith("unchanged")
 
 
 def test_trimmed_build_cache_keeps_every_output_a_kept_entry_names(history):

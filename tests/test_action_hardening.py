@@ -439,6 +439,8 @@ def test_a_rerun_with_no_change_does_not_save_the_build_cache_again(tmp_path):
     assert first_warm["build"]["trimmed_entries"] > 0 and first_warm["build"]["saved"]
     rerun = _ci_run(tmp_path / "runner", store, "3")
     assert rerun["build"]["hit"] == "partial"
-    assert rerun["build"]["trimmed_entries"] == 0
-    assert not rerun["build"]["saved"]
+    # Go may write a new module-index action entry for the fresh checkout (keyed by the files'
+    # times, written only when they are a few seconds old) and so leave the previous one unused:
+    # trimmed, but naming the same output, so not a change.
+    assert not rerun["build"]["saved"], rerun["build"]
     assert rerun["build"]["save_reason"].startswith("unchanged")

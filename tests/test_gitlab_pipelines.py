@@ -234,3 +234,33 @@ def test_patched_pipeline_caches_where_the_job_puts_go_directories(tmp_path):
     root_changed = _run(repo, GOPROXY="off")
     assert root_changed.returncode == 0, root_changed.output
     assert module_cache in root_changed.imported, root_changed.output
+
+
+UNFORMATTED = "package unformatted\nfunc  Bad( ) {\n}\n"
+
+
+def test_scripts_that_walk_the_project_directory_still_pass_with_an_unformatted_module_cached(tmp_path):
+    """Point 3 of issue 11: Go's caches sit in the project directory. A job whose script formats
+    only tracked files is patched; one that runs `gofmt -l .` is left alone. With a module that is
+    not gofmt-clean in the module cache, both still pass."""
+    repo = _repository(tmp_path, FIXTURES / "pipelines" / "tree-walkers" / ".gitlab-ci.yml", {})
+    patched = run_cli("patch", cwd=repo)
+    assert patched.returncode == 0, patched.stderr
+    assert ".gitlab-ci.yml: patched (jobs: check)" in patched.stdout
+    assert "job 'format' left unchanged: its script runs `gofmt -l .`" in patched.stderr
+    _git(repo, "commit", "-q", "-am", "ci-gocache patch")
+
+    first = _run(repo)
+    assert first.returncode == 0, first.output
+    (module_cache,) = _module_caches(first.created, "gocache-v1")
+    # A third-party module that is not gofmt-clean, as many are, now sits in the module cache.
+    module = repo / ".gitlab-ci-local" / "cache" / module_cache / ".go" / "pkg" / "mod" / "example.com" / "unformatted@v1.0.0"
+    module.mkdir(parents=True)
+    (module / "unformatted.go").write_text(UNFORMATTED)
+
+    second = _run(repo, GOPROXY="off")
+    assert second.returncode == 0, second.output
+    assert module_cache in second.imported, second.output
+    # The check job had the module in its project directory, and gofmt does flag it there.
+    assert "restored the unformatted module" in second.output, second.output
+    assert re.search(r"unformatted@v1\.0\.0/unformatted\.go", second.output), second.output

@@ -406,3 +406,35 @@ def test_a_bad_costs_file_is_exit_2_and_names_what_is_missing(tmp_path: Path) ->
     costs.write_text("{not json")
     completed = run_cli("simulate", str(repo.root), "--costs", str(costs))
     assert completed.returncode == 2 and completed.stderr.startswith(f"{costs}:1:2: not JSON")
+
+
+def test_sparklines_fall_back_to_ascii_marks_on_a_terminal_that_is_not_utf8(tmp_path: Path) -> None:
+    import sys
+
+    from ci_gocache.simulation import SPARKS
+
+    repo = _dated_repo(tmp_path / "r")
+    repo.commit("bump", **{"go.sum": go_sum("a.example/x@v1.1.0")})
+    completed = subprocess.run([sys.executable, "-m", "ci_gocache", "simulate", str(repo.root)], capture_output=True,
+                               text=True, env={**os.environ, "PYTHONIOENCODING": "ascii"}, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    chart = completed.stdout.split("Cold runs over the window", 1)[1].split("\n\n", 1)[0]
+    assert "setup-go" in chart and "#" in chart and not any(mark in chart for mark in SPARKS)
+
+
+def test_until_a_revision_includes_it(tmp_path: Path) -> None:
+    repo = _dated_repo(tmp_path / "r")
+    second = git(repo.root, "rev-parse", "HEAD~2").strip()
+    document = json.loads(run_cli("simulate", str(repo.root), "--until", second, "--format", "json").stdout)
+    assert document["commits"] == 2 and document["last"] == second
+
+
+def test_warm_start_from_a_skip_ci_commit_warms_nothing(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit("init", **{"go.mod": "module m\n", "go.sum": go_sum("a.example/x@v1.0.0")})
+    skipped = repo.commit("docs [skip ci]", **{"README": "x\n"})
+    repo.commit("code", **{"main.go": "1\n"})
+    warm = strategies(repo.root, "--since", "HEAD~2", "--warm-start")
+    from_skipped = strategies(repo.root, "--since", skipped, "--warm-start")
+    assert warm["setup-go"]["cold_runs"] == 0  # init ran before the window and filled the cache
+    assert from_skipped["setup-go"]["cold_runs"] == 1  # the commit before the window started no run

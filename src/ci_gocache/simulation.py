@@ -288,8 +288,8 @@ def read_history(
         else:
             parent = _resolve(root, f"{selected[0].sha}^1") if selected else None
             if parent:
-                stamp = _git(root, "log", "-1", "--format=%ct", parent).decode().strip()
-                warm_up = Commit(parent, int(stamp or 0), False)
+                stamp, _, message = _git(root, "log", "-1", "--format=%ct%n%B", parent).decode("utf-8", "replace").partition("\n")
+                warm_up = Commit(parent, int(stamp.strip() or 0), _parse_message(message))
     if not selected:
         raise HistoryError(_empty_window_hint(since, until, last, rev))
     first = warm_up or selected[0]

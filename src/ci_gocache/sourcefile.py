@@ -169,17 +169,36 @@ def decode_source(raw: bytes, path: Path, shown: str, mode: int = 0o644) -> Sour
     return SourceFile(path=path, display_path=shown, text=text, has_bom=has_bom, newline=newline, mode=mode)
 
 
-def _composer() -> YAML:
-    """ruamel's libyaml-based parser when ruamel.yaml.clib is installed (ten times faster, and
-    the same marks: character offsets, lines and columns), else the pure-Python one."""
+def _fast_parser_available() -> bool:
     try:
         import _ruamel_yaml  # noqa: F401
     except ImportError:
         try:
             from ruamel.yaml.clib import _ruamel_yaml  # noqa: F401
         except ImportError:
-            return YAML(typ="safe", pure=True)
-    return YAML(typ="safe", pure=False)
+            return False
+    return True
+
+
+FAST_PARSER = _fast_parser_available()
+
+
+def _compose_all(text: str, pure: bool) -> list[Node]:
+    return [doc for doc in YAML(typ="safe", pure=pure).compose_all(text) if doc is not None]
+
+
+def compose_text(text: str, fast: bool | None = None) -> list[Node]:
+    """The documents of a text as node trees. ruamel's libyaml-based parser when ruamel.yaml.clib
+    is installed (ten times faster, the same marks), else, and whenever it fails, the pure-Python
+    one: libyaml reads YAML 1.1 and refuses valid 1.2 such as `[postgres:16]` or `[.a:b, c]`, which
+    GitLab accepts. Only the pure parser's errors are reported."""
+    use_fast = FAST_PARSER if fast is None else fast
+    if use_fast:
+        try:
+            return _compose_all(text, pure=False)
+        except (YAMLError, RecursionError):
+            pass
+    return _compose_all(text, pure=True)
 
 
 def _tab_near(text: str, index: int) -> bool:
@@ -192,9 +211,8 @@ def _tab_near(text: str, index: int) -> bool:
 
 def compose_documents(source: SourceFile) -> list[Node]:
     """Parse the text into YAML node trees, one per document, with checks for bad input."""
-    yaml = _composer()
     try:
-        documents = [doc for doc in yaml.compose_all(source.text) if doc is not None]
+        documents = compose_text(source.text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

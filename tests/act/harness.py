@@ -4,9 +4,13 @@ One `ActRunner` is one self-hosted runner machine used for a whole history of CI
 - HOME is one fixed directory for every run, so GOMODCACHE and GOCACHE (under HOME) have the
   same paths each time; actions/cache versions a cache by its paths, so a HOME that moved would
   never hit. Go's directories are emptied before each run: every run starts as a fresh runner.
-- act puts the workspace at a new random path on every run (under HOME/.cache/act). Go puts a
-  package's directory into its build action IDs, so without more the build cache could never
-  hit; the runner's environment has GOFLAGS=-trimpath, which leaves the directory out.
+- act puts the workspace at a new random path on every run (under HOME/.cache/act), where a
+  GitHub runner has one fixed path. Go puts a package's directory into its build action IDs, so
+  the build cache could never hit: the runner's environment has GOFLAGS=-trimpath, which leaves
+  the directory out. Go's package index (GOCACHE entries "go index v2") still records each
+  main-module package's absolute directory, so every act run would add index entries that a
+  fixed-path runner reuses; GODEBUG=goindex=0 turns the index off. (In host mode act
+  always makes the workspace a new random directory; no flag fixes it.)
 - The cache server is act's built-in one, started by each `act` call on one storage directory
   (--cache-server-path), so the runs of a history share it as the runs of a repository share
   GitHub's cache.
@@ -44,7 +48,8 @@ ACTION_REPOSITORY = "acme/ci-gocache"
 ACTION_REF = "0123456789abcdef0123456789abcdef01234567"
 ACTION_VERSION = "v0.0.0"
 # References of the user's own steps in the workflows the tests write (not in pins.py).
-SETUP_GO_REFS = ("v5",)
+# `ci-gocache init` writes the pinned setup-go of pins.py.
+SETUP_GO_REFS = ("v5", PINNED_ACTIONS["actions/setup-go"].commit)
 COMPILED_PACKAGE = re.compile(r"/compile\s.*?\s-p\s+(\S+)")
 MODULE_ZIP_GET = re.compile(r"^# get https?://[^ ]+?/(\S+)/@v/(\S+)\.zip$", re.MULTILINE)
 CACHE_SAVED = re.compile(r"^Cache saved with key: (\S+)$", re.MULTILINE)
@@ -210,6 +215,7 @@ class ActRunner:
         ref: str = "refs/heads/main",
         matrix: str | None = None,
         refuse_saves_after: str | None = None,
+        job: str | None = None,
     ) -> ActRun:
         """One CI run of the work tree's workflow on a fresh runner.
 
@@ -237,6 +243,8 @@ class ActRunner:
             command += ["--local-repository", mapping]
         if matrix:
             command += ["--matrix", matrix]
+        if job:
+            command += ["-j", job]
         env = {
             key: value for key, value in os.environ.items()
             if not key.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "CI_GOCACHE_", "GO"))
@@ -244,6 +252,7 @@ class ActRunner:
         env.update(
             HOME=str(self.home),
             GOFLAGS="-trimpath -modcacherw",
+            GODEBUG="goindex=0",
             GOTOOLCHAIN="local",
             GOPROXY=os.environ.get("GOPROXY", "https://proxy.golang.org,direct"),
             PYTHONDONTWRITEBYTECODE="1",

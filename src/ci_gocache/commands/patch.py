@@ -130,7 +130,8 @@ def command(
                         "skipped": "left alone (see the notice)", "error": "error"}[
                     result.status
                 ]
-                jobs = ", ".join(job.job for job in result.jobs if job.outcome == "patched")
+                # A job can be patched by two planners (caches and docker steps): name it once.
+                jobs = ", ".join(dict.fromkeys(job.job for job in result.jobs if job.outcome == "patched"))
                 click.echo(f"{result.path}: {verb}" + (f" (jobs: {jobs})" if jobs and result.status == "changed" else ""))
     if any(result.status == "error" for result in results):
         sys.exit(2)

@@ -109,7 +109,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem; color: #1f2328; max-wid
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #d0d7de; padding: 4px 8px; }
-td.number { text-align: right; }
+td.number { text-align: right; white-space: nowrap; }
 .warning { color: #9a6700; }
 .note { color: #57606a; }
 .advice { font-weight: 600; }

@@ -105,17 +105,6 @@ def _dash_column(text: str, item: Node) -> int:
     return item.start_mark.column
 
 
-def _triggers(on_value: Any) -> tuple[list[str], dict[str, Any]]:
-    if isinstance(on_value, str):
-        return [on_value], {on_value: None}
-    if isinstance(on_value, list):
-        names = [str(item) for item in on_value]
-        return names, {name: None for name in names}
-    if isinstance(on_value, dict):
-        return [str(key) for key in on_value], {str(key): value for key, value in on_value.items()}
-    return [], {}
-
-
 def _document(source: SourceFile) -> Node:
     documents = compose_documents(source)
     if len(documents) != 1:
@@ -171,8 +160,8 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
             1,
             "not a GitHub Actions workflow (no `on:` and `jobs:` mapping); pass a workflow file",
         )
-    trigger_names, _ = _triggers(plain.get("on"))
     events = triggers.events_of(plain.get("on"))
+    trigger_names = list(events)
     workflow_reasons = triggers.restore_only_reasons(events)
     parents = count_parents(root)
     text = source.text

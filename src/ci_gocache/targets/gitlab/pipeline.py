@@ -199,13 +199,71 @@ def validate_schema(loaded: LoadedFile, what: str, then: str) -> None:
     documents = [loaded.header, loaded.main] if loaded.header is not None else [loaded.main]
     for document in documents:
         check_keys_are_names(document, loaded.display)
-        plain = to_plain(document)
+        plain = as_gitlab_reads(to_plain(document, TAG_HANDLERS)) if document is loaded.main else to_plain(document)
         problem = schemas.first_schema_error(
             plain, schemas.GITLAB_CI, lambda path, node=document: locate_node(node, path)
         )
         if problem:
             line, col, message = problem
             raise InputError(loaded.display, line, col, f"{what} the GitLab CI schema {message}{then}")
+
+
+MAX_NESTED_LIST_DEPTH = 10
+
+
+def as_gitlab_reads(config: dict[str, Any]) -> dict[str, Any]:
+    """The document as GitLab validates it, where the schema is stricter than GitLab: `!reference`
+    tags resolved (those into other files dropped, since GitLab checks them after merging),
+    nested `rules:` and `cache:` lists flattened (GitLab flattens rules up to 10 levels, as
+    YAML anchors of lists produce them), and `parallel: null` read as no `parallel:`."""
+    resolved = _ReferenceResolver(config).resolve(config)
+    if not isinstance(resolved, dict):
+        return config
+    result: dict[str, Any] = {}
+    for name, value in resolved.items():
+        if name == "workflow" and isinstance(value, dict):
+            value = _without_unresolved(_flattened_keys(value, ("rules",)))
+        elif name not in TOP_LEVEL_KEYWORDS or name == "default":
+            value = _without_unresolved(_flattened_keys(value, ("rules", "cache")))
+            if isinstance(value, dict) and "parallel" in value and value["parallel"] is None:
+                value = {key: item for key, item in value.items() if key != "parallel"}
+        else:
+            value = _without_unresolved(value)
+        result[name] = value
+    return result
+
+
+def _flattened_keys(job: Any, names: tuple[str, ...]) -> Any:
+    if not isinstance(job, dict):
+        return job
+    return {key: _flat_list(value) if key in names and isinstance(value, list) else value for key, value in job.items()}
+
+
+def _flat_list(items: list[Any], depth: int = 0) -> list[Any]:
+    flat: list[Any] = []
+    for item in items:
+        if isinstance(item, list) and depth < MAX_NESTED_LIST_DEPTH:
+            flat.extend(_flat_list(item, depth + 1))
+        else:
+            flat.append(item)
+    return flat
+
+
+def _without_unresolved(value: Any) -> Any:
+    """A reference into another file cannot be checked here: leave it out, as a script of one
+    command where a job must have one."""
+    if isinstance(value, dict):
+        kept = {}
+        for key, item in value.items():
+            if isinstance(item, (_Unresolved, Reference)):
+                if key == "script":
+                    kept[key] = "true"
+                continue
+            kept[key] = _without_unresolved(item)
+        return kept
+    if isinstance(value, list):
+        return [_without_unresolved(item) for item in value if not isinstance(item, (_Unresolved, Reference))]
+    return value
 
 
 # ---------------------------------------------------------------- the project: includes merged
@@ -433,6 +491,8 @@ class GitlabJob:
     cache_from: str  # job | merge | extends | default | "" (none)
     has_rules: bool
     has_only_except: bool
+    # The job's own `when:` and `start_in:`: GitLab rejects rules: next to `when: delayed`/`start_in`.
+    when: str | None
     variables: dict[str, str]
     unresolved: list[str]
     module_directories: list[str] = field(default_factory=list)
@@ -477,13 +537,21 @@ class GitlabFacts:
     root: Path
     notices: list[Notice] = field(default_factory=list)
     loaded: LoadedFile | None = field(default=None, repr=False, compare=False)
+    # Whether the pipeline has workflow:rules: "rules", "none", or "unknown" (an include
+    # ci-gocache cannot read may set them); `workflow_from` says where that was read.
+    workflow: str = "none"
+    workflow_from: str = ""
     # How many places refer to each node: more than one means an anchor used by an alias.
     parents: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
 
 
 def project_root(path: Path, repo_root: Path) -> Path:
-    """The project directory: where the nearest .gitlab-ci.yml sits, else the repository root."""
+    """The project directory: the repository root when it holds a .gitlab-ci.yml (GitLab resolves
+    `local:` includes and `cache:key:files` from there, also for an included <dir>/.gitlab-ci.yml),
+    else where the nearest .gitlab-ci.yml sits, else the repository root."""
     stop = repo_root.resolve()
+    if any((stop / name).is_file() for name in PIPELINE_NAMES):
+        return stop
     directory = path.resolve().parent
     for candidate in [directory, *directory.parents]:
         if any((candidate / name).is_file() for name in PIPELINE_NAMES):
@@ -513,6 +581,7 @@ def inspect(source: SourceFile, repo: RepoFacts) -> GitlabFacts:
         job.nodes = _job_nodes(loaded, name, parents)
         jobs.append(job)
     unit, offset = _indentation(loaded.main)
+    workflow, workflow_from = pipeline_workflow(config, project.includes)
     return GitlabFacts(
         path=source.display_path,
         kind=kind,
@@ -527,7 +596,31 @@ def inspect(source: SourceFile, repo: RepoFacts) -> GitlabFacts:
         root=root,
         loaded=loaded,
         parents=parents,
+        workflow=workflow,
+        workflow_from=workflow_from,
     )
+
+
+# GitLab's own templates that set workflow:rules, read by name.
+WORKFLOW_TEMPLATES = re.compile(r"^(?:Workflows/|Auto-DevOps(?:\.latest)?\.gitlab-ci\.yml$)")
+
+
+def pipeline_workflow(config: dict[str, Any], includes: list[IncludeFact]) -> tuple[str, str]:
+    """Whether GitLab applies workflow:rules to this pipeline, and where that was read.
+
+    GitLab gives a job without rules:, only: or except: the default `only: [branches, tags]`, so it
+    stays out of merge request pipelines, unless the pipeline has workflow:rules: then the job runs
+    in every pipeline the workflow creates. An include ci-gocache cannot read may set them."""
+    workflow = config.get("workflow")
+    if isinstance(workflow, dict) and workflow.get("rules") is not None:
+        return "rules", "workflow:rules"
+    for include in includes:
+        if include.kind == "template" and WORKFLOW_TEMPLATES.match(include.target):
+            return "rules", f"include template {include.target} (line {include.line})"
+    for include in includes:
+        if include.kind in ("project", "remote", "component", "unknown") or (include.kind == "local" and "$" in include.target):
+            return "unknown", f"include {include.kind} {include.target} (line {include.line})"
+    return "none", ""
 
 
 def _relative_to(root: Path, path: Path) -> str:
@@ -662,7 +755,7 @@ def _effective_job(
         scripts.extend(sections[key])
     script_facts = shell_scripts.read_scripts(sections)
     locations = _go_locations(variables, resolved.get("rules"), script_facts)
-    caches = [_cache_entry(entry, _directories_of(locations)) for entry in _as_list(resolved.get("cache"))]
+    caches = [_cache_entry(entry, _directories_of(locations)) for entry in _flat_list(_as_list(resolved.get("cache")))]
     if contains_unresolved(resolved.get("cache")):
         unresolved.append("cache")
     job = GitlabJob(
@@ -682,6 +775,7 @@ def _effective_job(
         cache_from=cache_from if caches or "cache" in resolved else "",
         has_rules="rules" in resolved,
         has_only_except="only" in resolved or "except" in resolved,
+        when="delayed" if "start_in" in resolved else (str(resolved["when"]) if "when" in resolved else None),
         variables=variables,
         unresolved=unresolved,
         go_locations=locations,
@@ -788,20 +882,45 @@ def _is_our_key(key: Any) -> bool:
     return any(f"-{kind}-$CI_JOB_NAME_SLUG" in text for kind in (keys.MODULE_KIND, keys.BUILD_KIND))
 
 
+# GitLab's security and quality template jobs (SAST, dependency scanning, secret detection, ...):
+# a job of that name overrides the template's job, whose script is the analyzer's, not Go.
+SCANNER_JOB = re.compile(
+    r"^(?:sast|[\w-]+-sast|dependency_scanning|gemnasium(?:-[\w]+)?-dependency_scanning|secret_detection"
+    r"|container_scanning|code_quality|license_scanning|dast|api_fuzzing|coverage_fuzzing)$"
+)
+# A command's words that are only text: echo/printf arguments and comments, up to the next command.
+_TEXT_ONLY = re.compile(r"(?:^|(?<=[;&|(`\n]))\s*(?:echo|printf)\b[^;&|\n]*|(?:^|(?<=\s))#[^\n]*", re.MULTILINE)
+# A script file run in a Go image (./ci/test.sh, bash scripts/build.sh): it may run Go.
+_SCRIPT_FILE = re.compile(r"(?:^|[\s;&|(`])(?:\./[\w./-]+|(?:ba|z)?sh\s+[\w./-]+\.sh)\b", re.MULTILINE)
+
+
+def commands_of(script: str) -> str:
+    """The script without what only prints text, so that `echo "go test"` is not Go."""
+    return _TEXT_ONLY.sub(" ", script)
+
+
 def _go_reasons(job: GitlabJob, raw_own: dict[str, Any]) -> None:
-    if job.image and GO_IMAGE.search(job.image.lower()):
-        where = "default:" if job.image_from == "default" else "job"
-        job.go_reasons.append(f"{where} image {job.image} is a Go image")
-    script = "\n".join(job.scripts)
+    """Why the job runs Go. A Go image alone is not enough: the scripts must run Go, a Go tool, or
+    make/task or a script file in a Go image. A job named like one of GitLab's scanner template
+    jobs overrides that job and is not a Go job."""
+    if SCANNER_JOB.match(job.name):
+        return
+    script = commands_of("\n".join(job.scripts))
     via = ""
     if job.extends and not any(key in raw_own for key in SCRIPT_KEYS):
         via = f" (script from {', '.join(job.extends)})"
+    go_image = bool(job.image and GO_IMAGE.search(job.image.lower()))
+    image_reason = f"{'default:' if job.image_from == 'default' else 'job'} image {job.image} is a Go image"
     if GO_COMMAND.search(script):
         job.go_reasons.append("runs go commands" + via)
     elif GO_TOOL_COMMAND.search(script):
         job.go_reasons.append("runs Go tools" + via)
-    elif MAKE_COMMAND.search(script) and job.go_reasons:
+    elif go_image and MAKE_COMMAND.search(script):
         job.go_reasons.append("runs make/task in a Go image")
+    elif go_image and _SCRIPT_FILE.search(script):
+        job.go_reasons.append("runs a script file in a Go image")
+    if job.go_reasons and go_image:
+        job.go_reasons.insert(0, image_reason)
 
 
 def _go_locations(
@@ -1024,8 +1143,12 @@ def cache_directories(job: GitlabJob) -> tuple[str, str] | str:
     return module_dir, build_dir
 
 
-def policy_rules(save_on: str) -> list[dict[str, Any]] | None:
-    """Rules that set the cache policy: save only where --save-on says, never in tag pipelines."""
+def policy_rules(save_on: str, default_only: bool = True) -> list[dict[str, Any]] | None:
+    """Rules that set the cache policy: save only where --save-on says, never in tag pipelines.
+
+    They keep the job in exactly the pipelines it ran in: with `default_only` (no workflow:rules,
+    where GitLab gives the job `only: [branches, tags]`) they keep it out of merge request
+    pipelines; with workflow:rules every pipeline the workflow creates runs it, as before."""
     save_if = {
         "default-branch": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
         "push": '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH',
@@ -1033,8 +1156,9 @@ def policy_rules(save_on: str) -> list[dict[str, Any]] | None:
     }.get(save_on)
     if save_if is None:
         return None
+    never_in_merge_requests = [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}]
     return [
-        {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"},
+        *(never_in_merge_requests if default_only else []),
         {"if": "$CI_COMMIT_TAG", "variables": {POLICY_VARIABLE: "pull"}},
         {"if": save_if, "variables": {POLICY_VARIABLE: "pull-push"}},
         {"variables": {POLICY_VARIABLE: "pull"}},
@@ -1065,7 +1189,51 @@ def our_caches(job: GitlabJob, options: PatchOptions, directories: tuple[str, st
     return [module, build]
 
 
-GO_INSTALL = re.compile(r"(?:^|[\s;&|(`])go\s+(?:-C\s+\S+\s+)?install\b")
+# `go install`, and `go get`, which installs commands up to Go 1.17: the job keeps its GOPATH so
+# the binaries land in its bin directory on PATH (/go/bin in golang images), not in the project.
+GO_INSTALL = re.compile(r"(?:^|[\s;&|(`])go\s+(?:-C\s+\S+\s+)?(?:install|get)\b")
+
+# Commands that walk the whole project directory, where the Go caches sit: third-party modules
+# are often not gofmt-clean, and copying the directory into GOPATH copies it into itself.
+_PROJECT_PATH = r"(?:\.|\./|\.//|\$\{?CI_PROJECT_DIR\}?/?|\$\{?PWD\}?/?|\"\$\{?CI_PROJECT_DIR\}?\"|\$\(pwd\))"
+_WALKS = "walks every file under the project directory, Go's caches included, where third-party modules are often not gofmt-clean"
+_SKIP_CACHES = "make it skip them (such as `gofmt -l $(git ls-files '*.go')`, or `find . -path ./.go -prune -o ...`)"
+_TREE_WALKERS = (
+    (re.compile(rf"(?:^|[\s;&|(`])(gofmt|goimports|gofumpt|goimports-reviser|gci)\b[^;&|\n]*?\s{_PROJECT_PATH}(?=[\s;&|)`\"]|$)", re.MULTILINE), _WALKS, _SKIP_CACHES),
+    (re.compile(rf"(?:^|[\s;&|(`])(find)(?:\s+-[HLP])*\s+{_PROJECT_PATH}(?=[\s;&|)`\"]|$)", re.MULTILINE), _WALKS, _SKIP_CACHES),
+    (re.compile(r"(?:^|[\s;&|(`])(find)\s+-(?:name|iname|type|path)\b", re.MULTILINE), _WALKS, _SKIP_CACHES),
+    (re.compile(rf"(?:^|[\s;&|(`])(cp|rsync)\s+(?:-\w+\s+)*{_PROJECT_PATH}(?=[\s;&|)`\"]|$)", re.MULTILINE),
+     "copies the whole project directory, Go's caches included, and into itself when the target is under GOPATH=$CI_PROJECT_DIR/.go",
+     "copy only the sources (such as `git ls-files | cpio -pd <target>`), or set GOPATH to a directory under $CI_PROJECT_DIR yourself"),
+    (re.compile(r"(?:^|[\s;&|(`])(cp|rsync|ln|mv|mkdir)\b[^;&|\n]*\$\{?GOPATH\}?/src\b", re.MULTILINE),
+     "builds in GOPATH mode under $GOPATH/src, which ci-gocache's GOPATH would move into the project directory",
+     "move the job to Go modules, or set GOPATH to a directory under $CI_PROJECT_DIR yourself"),
+)
+GO_IMAGE_VERSION = re.compile(r"(?:^|/)golang:1\.(\d+)(?:[.\-]|$)")
+
+
+def script_hazard(job: GitlabJob) -> str:
+    """Why Go's directories inside $CI_PROJECT_DIR would break the job's scripts, and what to do; "" if they would not."""
+    image = (job.image or "").lower()
+    version = GO_IMAGE_VERSION.search(image)
+    if version and int(version.group(1)) < 14:
+        return (
+            f"its image {job.image} has Go 1.{version.group(1)}, older than 1.14, which lacks {MODCACHERW} (every go "
+            "command would abort with it) and GOMODCACHE; move the job to golang:1.14 or newer, then run again"
+        )
+    script = commands_of("\n".join(job.scripts))
+    for pattern, what, fix in _TREE_WALKERS:
+        found = pattern.search(script)
+        if found is None:
+            continue
+        if found.group(1) == "find" and re.search(r"\.go(?:-build)?\b['\"]?\s*-prune|-path\s+['\"]?\./\.go", script):
+            continue
+        command = found.group(0).strip(" \t\n;&|(`")
+        return (
+            f"its script runs `{command}`, which {what} ({GOPATH_DIRECTORY}/ and {BUILD_CACHE_DIRECTORY}/ once "
+            f"cached there); {fix}, then run again"
+        )
+    return ""
 
 
 def our_variables(job: GitlabJob, options: PatchOptions, directories: tuple[str, str]) -> dict[str, str]:
@@ -1105,6 +1273,14 @@ class JobPlan:
     go: bool = True
     # `docker build` turned into `docker buildx build` with a registry cache (docker_gitlab).
     docker_edits: list[Edit] = field(default_factory=list)
+    # The keys written into the job (variables, cache, rules), when another job with the same ones
+    # could share them through a hidden job instead: the edit that writes them, and where.
+    shareable: dict[str, Any] | None = None
+    new_keys_edit: Edit | None = None
+    key_column: int = 0
+    job_end: int = 0
+    # The hidden job it extends instead, when it shares them.
+    shared_as: str = ""
 
 
 class _Refused(Exception):
@@ -1145,12 +1321,23 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
             result.notices.append(
                 Notice(facts.path, job.line, job.col, f"job {job.name!r}: its `docker build` is left as written: {job.docker_left_alone}")
             )
+    flow = cache_flow(plans, options)
+    # The hidden jobs go last: after any key written at the very end of the file.
+    hidden_jobs = share_settings(facts, plans)
     for job_plan in plans:
         result.edits.extend(job_plan.edits)
         result.edits.extend(job_plan.docker_edits)
         if job_plan.restore_only_reason:
             job = job_plan.job
-            result.notices.append(Notice(facts.path, job.line, job.col, f"job {job.name!r}: {job_plan.restore_only_reason}"))
+            saved_by = flow.get(_module_cache_id(job), [])
+            module = (
+                f"its module cache (keyed on {', '.join(job.sum_files)}) is saved by job {saved_by[0]!r} on the default branch"
+                if saved_by else "no job in this file saves its module cache"
+            ) if job_plan.go else ""
+            flow_text = f" Cache flow: {module}; no other job saves its build cache (one per job)." if module else ""
+            result.notices.append(
+                Notice(facts.path, job.line, job.col, f"job {job.name!r}: {job_plan.restore_only_reason}.{flow_text}")
+            )
         job = job_plan.job
         if job.sum_files_note and job_plan.go:
             result.notices.append(
@@ -1169,7 +1356,25 @@ def plan(facts: GitlabFacts, options: PatchOptions) -> FilePlan:
                     "files stop the runner from cleaning the build directory",
                 )
             )
+    result.edits.extend(hidden_jobs)
     return result
+
+
+def _module_cache_id(job: GitlabJob) -> tuple[str, ...]:
+    """Jobs with the same id share one module cache key; a per-job key is the job's own."""
+    return ("files", *job.sum_files) if job.sum_files_known else ("job", job.name)
+
+
+def cache_flow(plans: list[JobPlan], options: PatchOptions) -> dict[tuple[str, ...], list[str]]:
+    """For each module cache key the patched jobs restore, the jobs that save it."""
+    flow: dict[tuple[str, ...], list[str]] = {}
+    for job_plan in plans:
+        if not job_plan.go:
+            continue
+        savers = flow.setdefault(_module_cache_id(job_plan.job), [])
+        if job_plan.added_rules and options.save_on != "never":
+            savers.append(job_plan.job.name)
+    return flow
 
 
 def plan_jobs(facts: GitlabFacts, options: PatchOptions) -> tuple[list[JobPlan], list[JobOutcome]]:
@@ -1249,6 +1454,9 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
         )
     if "cache" in job.unresolved:
         raise _Refused("skipped", "its cache comes from a !reference ci-gocache cannot resolve")
+    hazard = script_hazard(job)
+    if hazard:
+        raise _Refused("skipped", hazard)
     directories = cache_directories(job)
     if isinstance(directories, str):
         raise _Refused("skipped", directories)
@@ -1272,6 +1480,7 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
     job_end = _node_end(text, value, nodes.key.start_mark.index, job_stop)
     edits: list[Edit] = []
     new_keys: list[str] = []
+    new_values: dict[str, Any] = {}
 
     wanted_variables = our_variables(job, options, directories)
     if wanted_variables:
@@ -1282,6 +1491,7 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
             if contains_unresolved(merged_variables):
                 raise _Refused("skipped", "the variables it merges with `<<` use !reference tags ci-gocache cannot copy")
             new_keys.extend(layout.entry("variables", {**merged_variables, **wanted_variables}, column))
+            new_values["variables"] = {**merged_variables, **wanted_variables}
 
     caches = our_caches(job, options, directories)
     created = "cache" not in nodes.own_keys
@@ -1289,25 +1499,152 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
         if contains_unresolved(kept):
             raise _Refused("skipped", "the caches it inherits use !reference tags ci-gocache cannot copy")
         new_keys.extend(layout.entry("cache", [*kept, *caches], column))
+        new_values["cache"] = [*kept, *caches]
     else:
         edits.extend(_extend_cache(text, newline, value, caches, layout, parents, job_stop, job.go_cache_directories))
 
-    rules = policy_rules(options.save_on)
+    rules = policy_rules(options.save_on, default_only=facts.workflow == "none")
     added_rules = False
     restore_only = ""
     if rules is not None:
-        if job.has_rules or job.has_only_except:
-            keyword = "rules:" if job.has_rules else "only:/except:"
-            restore_only = (
-                f"caches are restore-only because the job has its own {keyword}; to save them, add "
-                f"`variables: {{{POLICY_VARIABLE}: pull-push}}` to its rule for the default branch"
-            )
-        else:
+        restore_only = restore_only_reason(job, facts, options)
+        if not restore_only:
             added_rules = True
             new_keys.extend(layout.entry("rules", rules, column))
+            new_values["rules"] = rules
+    job_plan = JobPlan(job, edits, created, added_rules, kept, restore_only, key_column=column, job_end=job_end)
     if new_keys:
-        edits.append(_insertion(text, newline, job_end, new_keys, f"ci-gocache keys for job {job.name}"))
-    return JobPlan(job, edits, created, added_rules, kept, restore_only)
+        job_plan.new_keys_edit = _insertion(text, newline, job_end, new_keys, f"ci-gocache keys for job {job.name}")
+        edits.append(job_plan.new_keys_edit)
+        merged_only = (set(nodes.merged_plain) - nodes.own_keys) & {"variables", "cache", "rules", "extends"}
+        # The cache (and rules) can be shared; variables the job writes itself are extended in place.
+        if "cache" in new_values and not merged_only and _extends_editable(job, facts):
+            job_plan.shareable = new_values
+    return job_plan
+
+
+SHARED_JOB = ".ci-gocache-go"
+SHARED_JOB_COMMENT = "# ci-gocache: Go module and build caches, shared by the jobs that extend this hidden job."
+
+
+def _extends_node(job: GitlabJob) -> tuple[Node | None, Node | None]:
+    nodes = job.nodes
+    if nodes is None or "extends" not in nodes.own_keys:
+        return None, None
+    return mapping_key_node(nodes.value, "extends"), mapping_get(nodes.value, "extends")
+
+
+def _extends_editable(job: GitlabJob, facts: GitlabFacts) -> bool:
+    """Whether ci-gocache can add a parent to the job's own `extends:` (absent, one name, or a list of names)."""
+    key, node = _extends_node(job)
+    if node is None:
+        return True
+    if key is None or node.start_mark.index < key.start_mark.index or facts.parents.get(id(node), 0) > 1:
+        return False
+    if node.tag == "!reference":
+        return False
+    if isinstance(node, ScalarNode):
+        return node.style in (None, "", "'", '"')
+    if isinstance(node, SequenceNode) and node.value:
+        return all(isinstance(item, ScalarNode) and item.style in (None, "", "'", '"') for item in node.value) and (
+            not node.flow_style or facts.text[node.end_mark.index - 1] == "]"
+        )
+    return False
+
+
+def _extends_edit(facts: GitlabFacts, job_plan: JobPlan, name: str) -> Edit:
+    """`extends:` with the hidden job added last, so that its keys win over the other parents' as
+    the job's own keys would have (the job's caches already list what it inherited)."""
+    text, newline = facts.text, facts.newline
+    key, node = _extends_node(job_plan.job)
+    why = f"job {job_plan.job.name} extends {name}"
+    if node is None:
+        return _insertion(text, newline, job_plan.job_end, [f"{' ' * job_plan.key_column}extends: {name}"], why)
+    if isinstance(node, ScalarNode):
+        written = text[node.start_mark.index : node.end_mark.index]
+        return Edit(node.start_mark.index, node.end_mark.index, f"[{written}, {name}]", why)
+    assert isinstance(node, SequenceNode) and key is not None
+    if node.flow_style:
+        closing = node.end_mark.index - 1
+        return Edit(closing, closing, f", {name}", why)
+    stop = _following_key_start(text, job_plan.job.nodes.value, key, job_plan.job_end)  # type: ignore[union-attr]
+    dash = node.value[0].start_mark.column - 2
+    return _insertion(text, newline, _node_end(text, node, key.start_mark.index, stop), [f"{' ' * dash}- {name}"], why)
+
+
+def share_settings(facts: GitlabFacts, plans: list[JobPlan]) -> list[Edit]:
+    """Jobs that would get the very same variables, caches and rules extend one hidden job that
+    holds them instead of repeating them: the edits that write the hidden jobs (their own edits
+    are switched to `extends:`)."""
+    groups: dict[str, list[JobPlan]] = {}
+    for job_plan in plans:
+        if job_plan.shareable is not None:
+            groups.setdefault(json.dumps(job_plan.shareable, default=str), []).append(job_plan)
+    taken = {key.value for key, _ in facts.loaded.main.value if isinstance(key, ScalarNode)} if facts.loaded else set()
+    unit = facts.indent_unit
+    layout = _Layout(unit, min(facts.sequence_offset, unit))
+    lines: list[str] = []
+    number = 1
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        name = SHARED_JOB if number == 1 else f"{SHARED_JOB}-{number}"
+        while name in taken:
+            number += 1
+            name = f"{SHARED_JOB}-{number}"
+        taken.add(name)
+        number += 1
+        values = members[0].shareable or {}
+        lines.extend(["", SHARED_JOB_COMMENT, f"{name}:"])
+        for key, value in values.items():
+            lines.extend(layout.entry(key, value, unit))
+        for job_plan in members:
+            job_plan.edits.remove(job_plan.new_keys_edit)  # type: ignore[arg-type]
+            job_plan.edits.append(_extends_edit(facts, job_plan, name))
+            job_plan.shared_as = name
+    if not lines:
+        return []
+    return [_insertion(facts.text, facts.newline, len(facts.text), lines, "hidden jobs with the shared Go settings")]
+
+
+def _save_condition(options: PatchOptions) -> str:
+    rules = policy_rules(options.save_on) or []
+    return next((rule["if"] for rule in rules if rule.get("variables", {}).get(POLICY_VARIABLE) == "pull-push"), "")
+
+
+def restore_only_reason(job: GitlabJob, facts: GitlabFacts, options: PatchOptions) -> str:
+    """Why ci-gocache adds no rules: to the job, so that its caches only restore, and exactly what
+    the user can add to save them; "" when it adds its rules."""
+    condition = _save_condition(options)
+    save_rule = f"`- if: {condition}` with `variables: {{{POLICY_VARIABLE}: pull-push}}`"
+    nothing_saves = "nothing in this job saves its Go caches"
+    if job.has_rules:
+        return (
+            f"caches are restore-only because the job has its own rules:; {nothing_saves}. To save them, give "
+            f"its rule for the default branch `variables: {{{POLICY_VARIABLE}: pull-push}}`, or add {save_rule} "
+            "before its other rules if that rule would match the same pipelines"
+        )
+    if job.has_only_except:
+        return (
+            f"caches are restore-only because the job uses only:/except:, and GitLab rejects rules: next to them; "
+            f"{nothing_saves}. To save them, replace only:/except: with rules: that keep the same pipelines and "
+            f"start with {save_rule}"
+        )
+    if job.when == "delayed":
+        return (
+            "caches are restore-only because the job is `when: delayed` (start_in:), and GitLab rejects rules: "
+            f"next to it; {nothing_saves}. To save them, move `when: delayed` and start_in: into rules: that "
+            f"start with {save_rule}"
+        )
+    if facts.workflow == "unknown":
+        return (
+            f"caches are restore-only because its pipeline uses {facts.workflow_from}, which ci-gocache cannot "
+            "read and which may set workflow:rules, so it cannot tell whether the job runs in merge request "
+            f"pipelines; {nothing_saves}. To save them, add rules: that start with {save_rule} and end with "
+            "`- when: on_success`, and, if that pipeline has no workflow:rules, first "
+            '`- if: $CI_PIPELINE_SOURCE == "merge_request_event"` with `when: never`'
+        )
+    return ""
 
 
 def _following_key_start(text: str, mapping: MappingNode, key: Node, stop: int) -> int:
@@ -1512,6 +1849,12 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
         if to_plain(facts.loaded.header) != to_plain(new_loaded.header):
             raise InputError(source.display_path, 1, 1, "internal error: the patch changed the spec: header; nothing was written")
     plans, _ = plan_jobs(facts, options)
+    share_settings(facts, plans)
+    shared = {job_plan.shared_as for job_plan in plans if job_plan.shared_as}
+    for name in shared:
+        members = [job_plan for job_plan in plans if job_plan.shared_as == name]
+        if name in original or updated.get(name) != _plain_json(members[0].shareable):
+            raise InputError(source.display_path, 1, 1, f"internal error: the hidden job {name} came out differently; nothing was written")
     docker_edits = [edit for job_plan in plans for edit in job_plan.docker_edits]
     docker_only = original
     if docker_edits:
@@ -1524,7 +1867,18 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
         name = job_plan.job.name
         before = original.get(name) if isinstance(original.get(name), dict) else {}
         after = updated.get(name) if isinstance(updated.get(name), dict) else {}
-        problem = _check_job(before, after, job_plan, options) if job_plan.go else ""
+        effective = after
+        problem = ""
+        if job_plan.shared_as:
+            # The job's own keys win over what it extends; the hidden job is its last parent.
+            parents = [str(parent) for parent in _as_list(before.get("extends"))]
+            if [str(parent) for parent in _as_list(after.get("extends"))] != [*parents, job_plan.shared_as]:
+                problem = "`extends:` came out differently"
+            effective = {**updated[job_plan.shared_as], **{key: value for key, value in after.items() if key != "extends"}}
+            after = {**after, "extends": before.get("extends")} if "extends" in before else {
+                key: value for key, value in after.items() if key != "extends"
+            }
+        problem = problem or (_check_job(before, effective, job_plan, options, facts.workflow) if job_plan.go else "")
         if not problem and job_plan.docker_edits:
             expected = _scripts(docker_only.get(name, {}))
             problem = "" if expected == _scripts(after) else "the docker build rewrite came out differently"
@@ -1538,8 +1892,14 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
             touched += ("before_script", "script")
         original[name] = _without(before, touched)
         updated[name] = _without(after, touched)
+    for name in shared:
+        updated.pop(name)
     if original != updated:
         raise InputError(source.display_path, 1, 1, "internal error: the patch changed more than the Go caches; nothing was written")
+
+
+def _plain_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
 
 def _scripts(job: Any) -> dict[str, Any]:
@@ -1558,7 +1918,9 @@ def _without(job: dict[str, Any], touched: tuple[str, ...]) -> dict[str, Any]:
     return kept
 
 
-def _check_job(before: dict[str, Any], after: dict[str, Any], job_plan: JobPlan, options: PatchOptions) -> str:
+def _check_job(
+    before: dict[str, Any], after: dict[str, Any], job_plan: JobPlan, options: PatchOptions, workflow: str = "none"
+) -> str:
     old_variables = {key: value for key, value in _dict(before.get("variables")).items() if key not in OUR_VARIABLES}
     new_variables = _dict(after.get("variables"))
     if {key: value for key, value in new_variables.items() if key not in OUR_VARIABLES} != old_variables:
@@ -1580,7 +1942,7 @@ def _check_job(before: dict[str, Any], after: dict[str, Any], job_plan: JobPlan,
     if others != expected:
         return "the patch changed other caches"
     if job_plan.added_rules:
-        if after.get("rules") != policy_rules(options.save_on):
+        if after.get("rules") != policy_rules(options.save_on, default_only=workflow == "none"):
             return "the rules are not ci-gocache's"
     elif before.get("rules") != after.get("rules"):
         return "the patch changed the rules"
