@@ -30,6 +30,12 @@ FIXTURE = Path(__file__).parent / "fixtures" / "action" / "module"
         ("always", "pull_request_target", "refs/heads/main", False),
         ("always", "release", "refs/tags/v1.0.0", False),
         ("always", "push", "refs/tags/v1.0.0", False),
+        # events a pull request can start write in the base branch's scope (issue 17 point 6)
+        ("always", "workflow_run", "refs/heads/main", False),
+        ("always", "issue_comment", "refs/heads/main", False),
+        ("always", "merge_group", "refs/heads/gh-readonly-queue/main/pr-1-abc", False),
+        ("always", "pull_request_review", "refs/pull/1/merge", False),
+        ("always", "push", "refs/heads/feature", True),
         ("auto", "push", "refs/tags/v1.0.0", False),
     ],
 )
@@ -97,9 +103,27 @@ def test_keys_step_outputs_the_shared_key_layout(tmp_path):
     )
     assert result.outputs["module-key"] == expected.module_key
     assert result.outputs["build-key"] == expected.build_key
-    assert result.outputs["build-key"].startswith(f"team-v3-Linux-X64-gobuild-{result.outputs['go-version']}-test-1.22-ubuntu_latest-")
+    assert result.outputs["build-key"].startswith(
+        f"team-v3-Linux-X64-gobuild-{result.outputs['go-version']}-test.{keys.scope_digest('', ['1.22', 'ubuntu latest'])}-"
+    )
     assert result.outputs["build-restore-keys"].splitlines() == expected.build_restore_keys
     assert result.outputs["module-restore-keys"] == "team-v3-Linux-X64-gomod-"
+
+
+def test_matrix_legs_that_differ_only_in_env_get_their_own_build_key(tmp_path):
+    """The action reads the caller's matrix context itself (issue 17 point 5): no input needed."""
+    outputs = []
+    for leg in ({"goarch": "amd64", "tags": "netgo,osusergo"}, {"goarch": "arm64", "tags": "netgo,osusergo"}):
+        job = _job(tmp_path / leg["goarch"], job_id="test")
+        job.matrix = leg
+        outputs.append(job.use_action(main_action(), {}, stop_after="keys").outputs)
+    first, second = outputs
+    assert first["module-key"] == second["module-key"]
+    assert first["build-key"] != second["build-key"]
+    for output in outputs:
+        assert "," not in output["build-key"] + output["build-restore-keys"]
+    for restore in first["build-restore-keys"].splitlines():
+        assert not second["build-key"].startswith(restore)
 
 
 def test_modules_input_takes_directories_and_globs(tmp_path):

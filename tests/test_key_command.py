@@ -55,7 +55,7 @@ def test_text_output_lists_sum_files_and_keys():
     assert completed.returncode == 0, completed.stderr
     assert "go.sum files (1):\n  go.sum  " in completed.stdout
     assert "module key:   gocache-v1-Linux-X64-gomod-" in completed.stdout
-    assert "build key:    gocache-v1-Linux-X64-gobuild-go1.23.4-build-" in completed.stdout
+    assert "build key:    gocache-v1-Linux-X64-gobuild-go1.23.4-build.-" in completed.stdout
 
 
 def test_previous_key_names_the_commit_and_the_go_sum_change(history):

@@ -24,14 +24,57 @@ def test_module_key_and_restore_key_share_a_prefix():
 
 
 def test_build_key_scopes_by_go_version_job_and_matrix_and_ends_per_run():
-    parts = keys.KeyParts("p", "Linux", "X64", "abc", go_version="go1.23.1", job="test", extra=("1.23", "amd64"), run="42-1")
-    assert keys.build_cache_key(parts) == "p-Linux-X64-gobuild-go1.23.1-test-1.23-amd64-abc-42-1"
+    scope = keys.scope_digest('{\n  "go": "1.23"\n}')
+    parts = keys.KeyParts("p", "Linux", "X64", "abc", go_version="go1.23.1", job="test", scope=scope, run="42-1")
+    assert keys.build_cache_key(parts) == f"p-Linux-X64-gobuild-go1.23.1-test.{scope}-abc-42-1"
     assert keys.build_restore_keys(parts) == [
-        "p-Linux-X64-gobuild-go1.23.1-test-1.23-amd64-abc-",
-        "p-Linux-X64-gobuild-go1.23.1-test-1.23-amd64-",
+        f"p-Linux-X64-gobuild-go1.23.1-test.{scope}-abc-",
+        f"p-Linux-X64-gobuild-go1.23.1-test.{scope}-",
     ]
     other_job = keys.KeyParts("p", "Linux", "X64", "abc", go_version="go1.23.1", job="lint", run="42-1")
     assert not keys.build_cache_key(other_job).startswith(keys.build_restore_keys(parts)[1])
+
+
+def test_restore_keys_do_not_match_other_jobs_by_prefix():
+    """`test` must not restore `test-race`'s cache, nor one leg another's (issue 17 point 4)."""
+    def build(job: str, matrix: str = "") -> keys.KeyParts:
+        return keys.KeyParts("p", "Linux", "X64", "d" * 64, go_version="go1.23.1", job=job, scope=keys.scope_digest(matrix), run="1-1")
+
+    jobs = [build("test"), build("test-race"), build("test", '{"arch": "amd64"}'), build("test", '{"arch": "amd64", "tags": "netgo"}'), build("test_")]
+    for mine in jobs:
+        for other in jobs:
+            if other is mine:
+                continue
+            for restore in keys.build_restore_keys(mine):
+                assert not keys.build_cache_key(other).startswith(restore), (restore, keys.build_cache_key(other))
+    # the Go version ends at the next "-": `go1.23` never prefixes `go1.23-rc` or similar
+    assert "-" not in keys.version_safe("devel go1.25-abc123 Tue Jan 1 X:boringcrypto")
+    assert "." not in keys.job_safe("a.b")
+
+
+def test_matrix_values_with_commas_and_long_values_give_a_valid_key():
+    """Matrix values reach the key only as a digest: valid for actions/cache (issue 10 point 9)."""
+    matrix = '{\n  "tags": "netgo,osusergo",\n  "flags": "' + "x" * 600 + '"\n}'
+    parts = keys.KeyParts("gocache-v1", "Linux", "X64", "d" * 64, go_version="go1.23.1", job="build", scope=keys.scope_digest(matrix), run="1-1")
+    for key in [keys.build_cache_key(parts), *keys.build_restore_keys(parts)]:
+        assert keys.key_problem(key) is None
+    assert keys.key_problem("a,b") and keys.key_problem("a" * 513)
+    assert keys.scope_digest("null") == keys.scope_digest("") == ""
+    assert keys.scope_digest(matrix) != keys.scope_digest(matrix.replace("netgo,", ""))
+
+
+def test_scope_digest_matches_the_locate_steps_shell(tmp_path: Path):
+    """The raw steps compute the digest with sha256sum in the job's shell, as keys.text_digest does."""
+    import subprocess
+
+    matrix = '{\n  "go": "1.23",\n  "tags": "netgo,osusergo"\n}'
+    script = "printf '%s' \"$CI_GOCACHE_MATRIX\" | sha256sum | cut -c1-12"
+    shell = subprocess.run(["sh", "-c", script], env={"CI_GOCACHE_MATRIX": matrix, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True)
+    assert shell.stdout.strip() == keys.text_digest(matrix)
+    # the action hashes the JSON in one canonical form, however the runner printed it
+    assert keys.scope_digest(matrix) == keys.scope_digest('{"tags":"netgo,osusergo","go":"1.23"}') != ""
+    version = subprocess.run(["sh", "-c", f"printf 'devel go1.25-abc X:a,b\\n' | {keys.VERSION_SAFE_SHELL}"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == keys.version_safe("devel go1.25-abc X:a,b")
 
 
 def test_sum_files_follow_go_work(tmp_path: Path):

@@ -176,8 +176,7 @@ def explain_previous_key(root: Path, current: keys.WorkspaceKeys, previous: str)
     elif f"-{keys.BUILD_KIND}-" in previous:
         cache, key, restore = "build", current.build_key, current.build_restore_keys
         components = [("key prefix", parts.prefix), ("runner OS", parts.os_name), ("runner arch", parts.arch), ("cache kind", keys.BUILD_KIND)]
-        components += [("Go version", parts.go_version), ("job", parts.job)]
-        components += [(f"extra key part {index + 1}", extra) for index, extra in enumerate(parts.extra)]
+        components += [("Go version", parts.go_version), ("job and matrix scope", f"{parts.job}{keys.JOB_END}{parts.scope}")]
     else:
         raise ValueError(f"{previous!r} is not a ci-gocache module or build key (no -{keys.MODULE_KIND}- or -{keys.BUILD_KIND}-)")
     if previous == key:

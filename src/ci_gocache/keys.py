@@ -8,14 +8,21 @@ Layout (parts joined with "-"):
 
     module key:  <prefix>-<os>-<arch>-gomod-<go.sum digest>
     restore:     <prefix>-<os>-<arch>-gomod-
-    build key:   <prefix>-<os>-<arch>-gobuild-<go version>-<job>[-<extra>...]-<go.sum digest>-<run>
-    restore:     <prefix>-<os>-<arch>-gobuild-<go version>-<job>[-<extra>...]-<go.sum digest>-
-                 <prefix>-<os>-<arch>-gobuild-<go version>-<job>[-<extra>...]-
+    build key:   <prefix>-<os>-<arch>-gobuild-<go version>-<job>.<scope>-<go.sum digest>-<run>
+    restore:     <prefix>-<os>-<arch>-gobuild-<go version>-<job>.<scope>-<go.sum digest>-
+                 <prefix>-<os>-<arch>-gobuild-<go version>-<job>.<scope>-
+
+A restore key names exactly one job and matrix leg: the Go version holds no "-" (see
+version_safe), a job id holds no "." (GitHub allows letters, digits, "-" and "_"), and the
+scope is empty or a fixed-length hex digest of the matrix leg and extra parts (scope_digest),
+so no other job's key starts with it. Matrix values never appear as text: a value with a
+comma (`netgo,osusergo`) or a long one would make the key invalid for actions/cache.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
@@ -57,7 +64,7 @@ class KeyParts:
     sums_digest: str
     go_version: str = ""
     job: str = ""
-    extra: tuple[str, ...] = field(default_factory=tuple)
+    scope: str = ""
     run: str = ""
 
 
@@ -78,8 +85,8 @@ def module_restore_keys(parts: KeyParts) -> list[str]:
 
 
 def build_key_base(parts: KeyParts) -> str:
-    scope = [parts.prefix, parts.os_name, parts.arch, BUILD_KIND, parts.go_version, parts.job, *parts.extra]
-    return _join([part for part in scope if part != ""]) + "-"
+    fixed = [parts.prefix, parts.os_name, parts.arch, BUILD_KIND, parts.go_version]
+    return _join([part for part in fixed if part != ""]) + f"-{parts.job}{JOB_END}{parts.scope}-"
 
 
 def build_cache_key(parts: KeyParts) -> str:
@@ -91,11 +98,70 @@ def build_restore_keys(parts: KeyParts) -> list[str]:
 
 
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._+=@~-]+")
+_VERSION_UNSAFE = re.compile(r"[^A-Za-z0-9._+]+")
+_JOB_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+JOB_END = "."  # ends the job id in a build key; GitHub job ids cannot hold it
+SCOPE_DIGEST_LENGTH = 12
+MAX_KEY_LENGTH = 512  # actions/cache rejects longer keys
+# The locate step's shell does what version_safe does, so raw steps and the action agree.
+VERSION_SAFE_SHELL = "tr -c 'A-Za-z0-9._+\\n' '_'"
 
 
 def key_safe(value: str) -> str:
     """A value fit for a cache key: actions/cache forbids commas, and keys stay readable."""
     return _KEY_UNSAFE.sub("_", value).strip("_") or "_"
+
+
+def version_safe(value: str) -> str:
+    """A Go version for a key: no "-", so the version ends where the next part starts.
+
+    `go env GOVERSION` can say `devel go1.25-abc123 ...` or `go1.24.0 X:boringcrypto`.
+    """
+    return _VERSION_UNSAFE.sub("_", value.strip()) or "_"
+
+
+def job_safe(value: str) -> str:
+    """A job id for a key: what GitHub allows in job ids, so JOB_END cannot occur in it."""
+    return _JOB_UNSAFE.sub("_", value.strip()) or "_"
+
+
+def text_digest(text: str) -> str:
+    """The first SCOPE_DIGEST_LENGTH hex digits of sha256 over text (UTF-8).
+
+    The raw steps' locate step computes this over `toJSON(matrix)` as the runner prints it.
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:SCOPE_DIGEST_LENGTH]
+
+
+def canonical_json(text: str) -> str:
+    """JSON with sorted keys and no spaces, so that runners that print toJSON differently
+    (GitHub, nektos/act) give one digest; text that is not JSON stays as it is."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return "" if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def scope_digest(matrix_json: str = "", extra: list[str] | tuple[str, ...] = ()) -> str:
+    """The action's build-key scope: a digest of the matrix leg (`toJSON(matrix)`) and extra parts.
+
+    Empty when there is neither (toJSON(matrix) of a job without a matrix is `null`).
+    """
+    text = canonical_json(matrix_json.strip()) if matrix_json.strip() else ""
+    lines = [part.strip() for part in extra if part.strip()]
+    if lines:
+        text = "\n".join([text, *lines])
+    return text_digest(text) if text else ""
+
+
+def key_problem(key: str) -> str | None:
+    """Why actions/cache would reject this key, or None."""
+    if "," in key:
+        return "it holds a comma, which actions/cache does not allow in keys"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"it is {len(key)} characters long; actions/cache allows {MAX_KEY_LENGTH}"
+    return None
 
 
 # ---------------------------------------------------------------- go.sum discovery
@@ -249,8 +315,8 @@ def _workspace_sum_files(tree: DiskTree | ListedTree, work_dir: str) -> set[str]
 
 
 def all_sum_files(root: Path | DiskTree | ListedTree) -> list[str]:
-    """Every go.sum and go.work.sum below root, as `find . -name go.sum` would see them."""
-    return sorted(_tree(root).files_named(set(SUM_FILE_NAMES)))
+    """Every go.sum and go.work.sum below root, in the order hashFiles('**/go.sum', '**/go.work.sum') hashes them."""
+    return sorted(_tree(root).files_named(set(SUM_FILE_NAMES)), key=_components)
 
 
 def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
@@ -318,8 +384,45 @@ def glob_pattern(pattern: str) -> re.Pattern[str]:
         raise KeyInputError(pattern, f"not a valid glob ({error}); fix the pattern (a range such as [a-z] must go upwards)") from None
 
 
+def _components(relative: str) -> list[str]:
+    return relative.split("/")
+
+
+def _glob_search_path(pattern: str) -> str:
+    """The directory (or file) @actions/glob starts from for a pattern: its segments before the first glob."""
+    segments = []
+    for segment in _normal(pattern.strip().removeprefix("./")).split("/"):
+        if any(char in segment for char in "*?["):
+            break
+        segments.append(segment)
+    return "/".join(segment for segment in segments if segment)
+
+
+def hashfiles_order(patterns: list[str], files: set[str] | list[str]) -> list[str]:
+    """`files` in the order GitHub's hashFiles() hashes them for these patterns.
+
+    The runner's glob library (@actions/glob) walks one search path per pattern, in the order
+    given, leaving out a search path below another one; each walk is depth-first with names in
+    byte order, which is the order of the paths' components (`foo/go.sum` before `foo-bar/go.sum`).
+    Files below no search path (a module found from a directory) follow in the same order.
+    """
+    search_paths: list[str] = []
+    for pattern in patterns:
+        if pattern.strip() and not pattern.strip().startswith("!"):
+            path = _glob_search_path(pattern)
+            if path not in search_paths:
+                search_paths.append(path)
+    kept = [path for path in search_paths if not any(other != path and _is_within(path, other) for other in search_paths)]
+    remaining = sorted(set(files), key=_components)
+    ordered: list[str] = []
+    for path in kept:
+        ordered.extend(file for file in remaining if _is_within(file, path))
+        remaining = [file for file in remaining if not _is_within(file, path)]
+    return ordered + remaining
+
+
 def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
-    """Files matched by go.sum globs (`**` allowed) or directories, relative to root.
+    """Files matched by go.sum globs (`**` allowed) or directories, relative to root, in hashFiles() order.
 
     All globs share one walk of the tree.
     """
@@ -341,7 +444,7 @@ def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
         names = None if any(any(c in part for c in "*?[") for part in last_parts) else set(last_parts)
         files.update(path for path in walk_files(root, names) if any(glob.match(path) for glob in globs))
     files.update(sum_files_for_directories(root, directories))
-    return sorted(files)
+    return hashfiles_order([pattern for pattern in patterns if pattern.strip() not in directories], files)
 
 
 # ---------------------------------------------------------------- digests
@@ -498,6 +601,7 @@ def workspace_keys(
     arch: str,
     go_version: str,
     job: str,
+    matrix_json: str = "",
     extra: list[str] | tuple[str, ...] = (),
     run: str,
     sum_files: list[str] | None = None,
@@ -514,9 +618,9 @@ def workspace_keys(
         os_name=key_safe(os_name),
         arch=key_safe(arch),
         sums_digest=combine_digests(digests),
-        go_version=key_safe(go_version),
-        job=key_safe(job),
-        extra=tuple(key_safe(part) for part in extra if part.strip()),
+        go_version=version_safe(go_version),
+        job=job_safe(job),
+        scope=scope_digest(matrix_json, extra),
         run=key_safe(run),
     )
     return WorkspaceKeys(

@@ -143,6 +143,13 @@ class _Parser:
                 "always": True,
                 "cancelled": False,
             }[name]
+        if name == "startsWith" and len(arguments) == 2:
+            return _text(arguments[0]).lower().startswith(_text(arguments[1]).lower())
+        if name == "format" and arguments:
+            return re.sub(r"\{(\d+)\}", lambda match: _text(arguments[int(match.group(1)) + 1]), _text(arguments[0]))
+        if name == "toJSON" and len(arguments) == 1:
+            # The runner writes JSON with two-space indentation and `": "` between key and value.
+            return json.dumps(arguments[0], indent=2)
         raise ExpressionError(f"function {name}() is not supported by this runner")
 
     def lookup(self, dotted: str) -> Any:
@@ -270,8 +277,10 @@ class Job:
         runner_os: str = "Linux",
         runner_arch: str = "X64",
         env: dict[str, str] | None = None,
+        matrix: dict[str, Any] | None = None,
     ) -> None:
         self.workspace = workspace
+        self.matrix = matrix  # the `matrix` context: None for a job without a matrix
         self.runner_temp = runner_temp
         self.store = store
         runner_temp.mkdir(parents=True, exist_ok=True)
@@ -364,6 +373,7 @@ class Job:
                 "runner": {"os": self.env["RUNNER_OS"], "arch": self.env["RUNNER_ARCH"], "temp": str(self.runner_temp)},
                 "env": self.env,
                 "job": {"status": "failure" if status["failed"] else self.status},
+                "matrix": self.matrix,
             }
             step_id = step.get("id")
             name = step.get("name", "")

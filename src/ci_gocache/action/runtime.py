@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ci_gocache import keys
-from ci_gocache.action import trim
+from ci_gocache.action import modcache, trim
 from ci_gocache.action.records import format_record
 
 SAVE_POLICIES = ("auto", "push", "always", "never")
 NEVER_SAVE_EVENTS = ("pull_request", "pull_request_target", "release")
+ALWAYS_SAVE_EVENTS = ("push", "schedule", "workflow_dispatch")
 STATE_VERSION = 2
-MAX_KEY_LENGTH = 512  # actions/cache rejects longer keys
 # A build cache holding more entries than this before the restore was not emptied for this job:
 # a persistent (self-hosted) cache, maybe shared with other jobs. A fresh runner's GOCACHE holds
 # at most the few entries setup-go's and our own `go env` calls write.
@@ -394,14 +394,16 @@ def phase_keys(env: dict[str, str]) -> int:
         arch=env.get("RUNNER_ARCH", "") or "unknown",
         go_version=go_version or "unknown",
         job=env.get("GITHUB_JOB", "") or "job",
+        matrix_json=env.get("CI_GOCACHE_MATRIX", ""),
         extra=inputs["extra"],
         run=f"{env.get('GITHUB_RUN_ID', '0')}-{env.get('GITHUB_RUN_ATTEMPT', '1')}",
         sum_files=sum_files,
         sum_digests=sum_digests,
     )
     for key in (computed.module_key, computed.build_key):
-        if len(key) > MAX_KEY_LENGTH:
-            raise ActionError(f"the key {key[:60]}... is {len(key)} characters, over 512; shorten key-prefix or extra-key-parts")
+        problem = keys.key_problem(key)
+        if problem:
+            raise ActionError(f"the key {key[:60]}... is not a valid cache key: {problem}; shorten key-prefix")
     may_save, save_reason = save_decision(
         inputs["save"], env.get("GITHUB_EVENT_NAME", ""), env.get("GITHUB_REF", ""), default_branch(env)
     )
@@ -415,6 +417,8 @@ def phase_keys(env: dict[str, str]) -> int:
     build_dir = go_values["GOCACHE"]
     before_restore = sorted(trim.entry_names(build_dir)) if build_cache else []
     owned = bool(moved.get("GOCACHE")) or len(before_restore) <= OWNED_CACHE_MAX_ENTRIES
+    # A module cache that held modules before the restore is not this job's alone: never pruned.
+    module_owned = bool(moved.get("GOMODCACHE")) or not modcache.holds_modules(go_values["GOMODCACHE"])
     state = {
         "v": STATE_VERSION,
         "previous_state": previous,
@@ -433,6 +437,7 @@ def phase_keys(env: dict[str, str]) -> int:
             "dir": go_values["GOMODCACHE"],
             "key": computed.module_key,
             "restore_keys": computed.module_restore_keys,
+            "owned": module_owned,
         },
         "build": {
             "enabled": build_cache,
@@ -465,6 +470,9 @@ def phase_keys(env: dict[str, str]) -> int:
         say(f"Go: {local_version} is installed; the go and toolchain lines of {summarize_files(version_files)} switch the build to {go_version}, which the build key names")
     for name, value in moved.items():
         say(f"{name}={value} (Windows: caches on the work drive restore many times faster)")
+    if computed.parts.scope:
+        matrix_text = keys.canonical_json(env.get("CI_GOCACHE_MATRIX", "").strip())
+        say(f"build key scope {computed.parts.scope}: matrix {matrix_text[:300]}, {len(inputs['extra'])} extra part(s)")
     say(f"module cache {go_values['GOMODCACHE']}: key {computed.module_key}")
     if build_cache:
         say(f"build cache {go_values['GOCACHE']}: key {computed.build_key}")
@@ -570,7 +578,11 @@ def save_decision(policy: str, event_name: str, ref: str, branch: str) -> tuple[
     if ref.startswith("refs/pull/"):
         return False, "pull request refs never save"
     if policy == "always":
-        return True, "save is always"
+        # Only events a pull request cannot start: workflow_run, issue_comment and merge_group
+        # runs write in the default branch's scope with code a pull request may have brought.
+        if event_name in ALWAYS_SAVE_EVENTS and ref.startswith("refs/heads/"):
+            return True, f"save is always: a {event_name} run on a branch"
+        return False, f"save is always: only push, schedule and workflow_dispatch runs on a branch save, this run is {event_name or 'unknown'} on {ref or 'no ref'}"
     if event_name != "push" or not ref.startswith("refs/heads/"):
         return False, f"save is {policy}: only pushes save, this run is {event_name or 'unknown'}"
     if policy == "push":
@@ -580,6 +592,36 @@ def save_decision(policy: str, event_name: str, ref: str, branch: str) -> tuple[
     if ref != f"refs/heads/{branch}":
         return False, f"save is auto: only pushes to {branch} save, this is {ref}"
     return True, f"a push to the default branch {branch}"
+
+
+def complete_module_cache(state: dict[str, Any], module: dict[str, Any], env: dict[str, str]) -> None:
+    """Before a module save on a miss: every module the keyed go.sum files need, and no other.
+
+    The first job to finish writes the shared module key, whatever part of the modules it used;
+    and a restore through `...-gomod-` brings older module sets that would be saved again.
+    """
+    root = Path(state["workspace"])
+    sum_files = [path for path in state.get("sum_files", []) if os.path.basename(path) in keys.SUM_FILE_NAMES]
+    if not sum_files:
+        return
+    started = time.time()
+    problems = modcache.download(root, sum_files, env)
+    for problem in problems:
+        warning(f"go mod download before the module cache save: {problem}")
+    downloaded = time.time()
+    if not module.get("owned", True):
+        module["download_seconds"] = round(downloaded - started, 3)
+        print("module cache: go mod download done; not pruned: the module cache held modules before the restore (persistent)")
+        return
+    result = modcache.prune(module["dir"], modcache.listed_versions(root, sum_files))
+    module["download_seconds"] = round(downloaded - started, 3)
+    module["prune_seconds"] = round(time.time() - downloaded, 3)
+    module["pruned_versions"], module["pruned_bytes"] = result.dropped_versions, result.dropped_bytes
+    print(
+        f"module cache: go mod download in {len(modcache.module_directories(root, sum_files))} module(s) "
+        f"({module['download_seconds']:.1f} s); pruned {result.dropped_versions} module versions no go.sum lists "
+        f"({human_bytes(result.dropped_bytes)})"
+    )
 
 
 def phase_prepare_save(env: dict[str, str]) -> int:
@@ -597,6 +639,7 @@ def phase_prepare_save(env: dict[str, str]) -> int:
         module["save"], module["save_reason"] = False, "the module cache is empty"
     else:
         module["save"], module["save_reason"] = True, reason
+        complete_module_cache(state, module, env)
     build = state["build"]
     outputs = {
         "state": state["path"],
@@ -758,6 +801,58 @@ def summary_markdown(state: dict[str, Any], records: list[dict[str, Any]]) -> st
     return "\n".join(lines) + "\n"
 
 
+def superseded_build_key(state: dict[str, Any]) -> str:
+    """The build entry this job's new save replaces: the one it restored, when it is of the same
+    job and matrix leg (its scope restore key) and not the key just saved. Else ""."""
+    build = state["build"]
+    matched = build.get("matched_key", "")
+    scope = build["restore_keys"][-1] if build.get("restore_keys") else ""
+    if not build.get("saved") or not matched or not scope or matched == build["key"] or not matched.startswith(scope):
+        return ""
+    return matched
+
+
+def delete_superseded(state: dict[str, Any], env: dict[str, str]) -> str:
+    """DELETE /repos/{owner}/{repo}/actions/caches?key=...&ref=... for the superseded build entry.
+
+    Only this run's ref: an entry of another branch's scope (the default branch's, restored by a
+    feature-branch run) is not found there and stays. Never fails the job; returns the deleted key.
+    """
+    key = superseded_build_key(state)
+    repository, token = env.get("GITHUB_REPOSITORY", ""), env.get("CI_GOCACHE_TOKEN", "")
+    if not key or not repository or not token:
+        return ""
+    # Loaded here: urllib costs the key phase, which runs on every job, a few tens of milliseconds.
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    query = urllib.parse.urlencode({"key": key, "ref": env.get("GITHUB_REF", "")})
+    url = f"{env.get('GITHUB_API_URL', 'https://api.github.com').rstrip('/')}/repos/{repository}/actions/caches?{query}"
+    request = urllib.request.Request(
+        url,
+        method="DELETE",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            print(f"build cache: superseded entry {key} not found in {env.get('GITHUB_REF', '')}; nothing deleted")
+        elif error.code == 403:
+            warning("delete-superseded: the token may not delete caches; give the job `permissions: actions: write`")
+        else:
+            warning(f"delete-superseded: the cache API answered {error.code} for {key}")
+        return ""
+    except (OSError, ValueError) as error:
+        warning(f"delete-superseded: could not reach the cache API ({error})")
+        return ""
+    print(f"build cache: deleted the superseded entry {key}")
+    state["build"]["deleted_superseded"] = key
+    return key
+
+
 def save_result(cache: dict[str, Any], outcome: str, found_key: str) -> tuple[bool, str]:
     """Whether the save really stored the key, and the reason to report when it did not.
 
@@ -793,6 +888,7 @@ def phase_report(env: dict[str, str]) -> int:
             cache["save_seconds"] = spans[name]
             cache["saved_bytes"] = trim.directory_size(cache["dir"])[1]
         outputs[f"{name}-saved"] = "true" if cache["saved"] else "false"
+    outputs["deleted-key"] = delete_superseded(state, env) if _flag(env, "CI_GOCACHE_DELETE_SUPERSEDED", "delete-superseded", False) else ""
     outputs["trimmed-entries"] = str(state["build"].get("trimmed_entries", 0))
     outputs["trimmed-bytes"] = str(state["build"].get("trimmed_bytes", 0))
     records = build_records(state, env)

@@ -83,7 +83,7 @@ def as_json(root: Path, current: keys.WorkspaceKeys, explanations: list[Explanat
             "arch": current.parts.arch,
             "go_version": current.parts.go_version,
             "job": current.parts.job,
-            "extra": list(current.parts.extra),
+            "scope": current.parts.scope,
             "run": current.parts.run,
         },
         "module": {"key": current.module_key, "restore_keys": current.module_restore_keys},
@@ -100,6 +100,7 @@ def as_json(root: Path, current: keys.WorkspaceKeys, explanations: list[Explanat
 @click.option("--arch", default=None, help="Runner arch as GitHub names it (X64, ARM64). Default: $RUNNER_ARCH or this machine's.")
 @click.option("--go-version", default=None, help="Default: `go env GOVERSION` in DIR.")
 @click.option("--job", default=None, help="The job id. Default: $GITHUB_JOB, else JOB.")
+@click.option("--matrix", "matrix_json", default=None, help="The job's matrix leg as toJSON(matrix) gives it (the action reads it itself). Default: $CI_GOCACHE_MATRIX, else none.")
 @click.option("--extra", multiple=True, help="An extra build-key part (the action's extra-key-parts). Repeatable.")
 @click.option("--run", "run", default=None, help="<run id>-<attempt>. Default: from $GITHUB_RUN_ID, else RUN.")
 @click.option("--previous-key", multiple=True, help="A key from an earlier run: explain whether and why it would miss now. Repeatable.")
@@ -113,6 +114,7 @@ def command(
     arch: str | None,
     go_version: str | None,
     job: str | None,
+    matrix_json: str | None,
     extra: tuple[str, ...],
     run: str | None,
     previous_key: tuple[str, ...],
@@ -143,6 +145,7 @@ def command(
         arch=arch or os.environ.get("RUNNER_ARCH") or RUNNER_ARCH.get(platform.machine().lower(), platform.machine()),
         go_version=go_version or local_go_version(go_dir),
         job=job or os.environ.get("GITHUB_JOB") or "JOB",
+        matrix_json=matrix_json if matrix_json is not None else os.environ.get("CI_GOCACHE_MATRIX", ""),
         extra=list(extra),
         run=run or env_run,
         sum_files=sum_files,

@@ -72,6 +72,8 @@ class JobFacts:
     module_directories: list[str] = field(default_factory=list)
     sum_files: list[str] = field(default_factory=list)
     hash_arguments: list[str] = field(default_factory=list)
+    # Workspace-relative directories of the keyed modules (go.work directories for go.work.sum).
+    module_roots: list[str] = field(default_factory=list)
     shell: str = "bash"
     publishing_reasons: list[str] = field(default_factory=list)
     already_patched: bool = False

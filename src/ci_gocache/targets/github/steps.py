@@ -12,9 +12,12 @@ def save_condition(policy: str) -> str | None:
     if policy == "push":
         return "github.event_name == 'push' && startsWith(github.ref, 'refs/heads/')"
     if policy == "always":
+        # Every push, schedule and manual run on a branch; never workflow_run, issue_comment, merge_group or
+        # pull_request*, which a pull request can start and which write in the base branch's
+        # scope. refs/heads/ also keeps out refs/pull/ and tags.
         return (
-            "github.event_name != 'pull_request' && github.event_name != 'pull_request_target'"
-            " && !startsWith(github.ref, 'refs/tags/')"
+            "(github.event_name == 'push' || github.event_name == 'schedule' || github.event_name == 'workflow_dispatch')"
+            " && startsWith(github.ref, 'refs/heads/')"
         )
     return None
 

@@ -16,6 +16,8 @@ from typing import Any
 RELEASE_BRANCH = re.compile(r"release|stable|hotfix|^v?\d|^refs/tags/", re.IGNORECASE)
 # Events whose runs use the default branch's ref (and so write caches every branch can read).
 DEFAULT_BRANCH_EVENTS = ("schedule", "workflow_dispatch", "repository_dispatch")
+# --save-on always: the events that may save (steps.save_condition, the action's save_decision).
+ALWAYS_SAVE_EVENTS = ("push", "schedule", "workflow_dispatch")
 
 
 def events_of(on_value: Any) -> dict[str, Any]:
@@ -96,6 +98,6 @@ def policy_can_save(policy: str, events: dict[str, Any]) -> bool:
         return push_reaches_default_branch(events)
     if policy == "push":
         return push_reaches_branches(events)
-    return push_reaches_branches(events) or any(event in events for event in DEFAULT_BRANCH_EVENTS) or any(
-        event not in ("pull_request", "pull_request_target", "push", "release", "merge_group") for event in events
-    )
+    # always: branch pushes, schedules and manual runs; never events a pull request can start
+    # (workflow_run, issue_comment, merge_group, pull_request*), see steps.save_condition.
+    return push_reaches_branches(events) or any(event in events for event in ALWAYS_SAVE_EVENTS[1:])

@@ -34,7 +34,6 @@ from ci_gocache.targets.github.facts import (
     JobFacts,
     StepFacts,
     WorkflowFacts,
-    matrix_key_parts,
     matrix_values,
 )
 from ci_gocache.targets.github.steps import save_condition, set_step_inputs
@@ -46,6 +45,7 @@ NAME = "github"
 DIRS_STEP_ID = "go-cache-dirs"
 MODULE_STEP_ID = "go-mod-cache"
 BUILD_STEP_ID = "go-build-cache"
+COMPLETE_MODULES_STEP_ID = "go-mod-complete"
 ACTION_STEP_ID = "go-cache"
 SAVE_ACTION_STEP_ID = "go-cache-save"
 # Inputs of action.yml that --style action writes; tests/test_action_patch.py checks them against it.
@@ -53,7 +53,6 @@ ACTION_SAVE_POLICIES = {"default-branch": "auto", "push": "push", "always": "alw
 FORMAT_ARGUMENT = re.compile(r"^format\('((?:[^']|'')*)', matrix\.([A-Za-z0-9_-]+)\)$")
 
 GO_USING_ACTIONS = ("golang/govulncheck-action", "ko-build/setup-ko")
-CD_COMMAND = re.compile(r"(?:^|[;&]\s*)\s*cd\s+([^\s;&|]+)", re.MULTILINE)
 MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
@@ -558,21 +557,29 @@ def _resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any]
         return cleaned
 
     directories: list[str] = []
+    dependency_globs: list[str] = []
     for step in facts.steps:
         candidates: list[str] = []
         if step.needs_go:
             base = step.working_directory or facts.working_directory or ""
             candidates.append(base)
-            for match in CD_COMMAND.finditer(step.run or ""):
-                target = match.group(1).strip("'\"")
-                candidates.append(f"{base}/{target}" if base and not target.startswith("/") else target)
+            for target in script_directories(step.run or ""):
+                candidates.append(f"{base}/{target}" if base and not target.startswith(("/", "$")) else target)
             if step.action == LINT_ACTION and step.inputs.get("working-directory"):
                 candidates.append(str(step.inputs["working-directory"]))
         if step.action == SETUP_GO:
-            for input_name in ("go-version-file", "cache-dependency-path"):
-                value = step.inputs.get(input_name)
-                if isinstance(value, str) and value.strip() and "\n" not in value.strip() and "*" not in value:
-                    candidates.append(value.strip().rsplit("/", 1)[0] if "/" in value else "")
+            value = step.inputs.get("go-version-file")
+            if isinstance(value, str) and value.strip() and "\n" not in value.strip() and "*" not in value:
+                candidates.append(value.strip().rsplit("/", 1)[0] if "/" in value else "")
+            # cache-dependency-path is the user's own statement of what the job depends on.
+            for entry in str(step.inputs.get("cache-dependency-path") or "").splitlines():
+                entry = entry.strip()
+                if not entry:
+                    continue
+                if any(char in entry for char in "*?["):
+                    dependency_globs.append(entry)
+                else:
+                    candidates.append(entry.rsplit("/", 1)[0] if "/" in entry else "")
         for candidate in candidates:
             if candidate not in directories:
                 directories.append(candidate)
@@ -599,13 +606,72 @@ def _resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any]
             if file not in sum_files:
                 sum_files.append(file)
                 hash_arguments.append(_quote(_workspace_path(checkout_prefix, file)))
+    for pattern in dependency_globs:
+        relative = repo_relative(pattern)
+        if relative is None:
+            unknown = True
+            continue
+        argument = _quote(_workspace_path(checkout_prefix, relative))
+        if argument not in hash_arguments:
+            hash_arguments.append(argument)
+        sum_files.extend(file for file in keys.expand_sum_globs(repo.root, [relative]) if file not in sum_files)
     if not sum_files and not hash_arguments:
         unknown = True
-    if unknown and not hash_arguments:
+    if unknown:
+        # A directory the tool cannot name before the run (a loop over `find`, a variable):
+        # every go.sum and go.work.sum, so that no module's dependency bump leaves the key as it was.
         hash_arguments = [_quote(_workspace_path(checkout_prefix, "**/go.sum")), _quote(_workspace_path(checkout_prefix, "**/go.work.sum"))]
+        sum_files = keys.all_sum_files(repo.root)
     facts.module_directories = directories
     facts.sum_files = sorted(sum_files)
     facts.hash_arguments = hash_arguments
+    roots = sorted({keys._normal(file.rpartition("/")[0]) for file in sum_files}, key=lambda path: path.split("/"))
+    facts.module_roots = [_workspace_path(checkout_prefix, root) if root else (checkout_prefix or ".") for root in roots]
+
+
+_DIRECTORY_COMMAND = re.compile(
+    r"(?:^|[;&|(]|\bthen|\bdo|\belse)\s*(?:cd|pushd)\s+([^\s;&|)]+)"
+    r"|(?:^|[\s;&|(`])go\s+-C(?:\s+|=)([^\s;&|)]+)",
+    re.MULTILINE,
+)
+_FOR_LOOP = re.compile(r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+([^;\n]*?)\s*(?:;|\n)\s*do\b")
+# Go run in directories that only the run knows: `find ... -execdir go`, `xargs ... go`.
+_RUNTIME_DIRECTORIES = re.compile(r"-execdir\s+(?:\S+/)?go\s|\bxargs\b[^\n|;]*\bgo\s")
+_VARIABLE = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?(.*)$")
+
+
+def script_directories(run: str) -> list[str]:
+    """The directories a script runs Go in: `cd dir`, `(cd dir && go ...)`, `pushd dir`, `go -C dir`,
+    and loops over literal lists (`for d in a b; do (cd "$d" && go test ./...); done`).
+
+    A directory computed at run time (`$(find ...)`, a glob, another variable) comes back as
+    "$" so that the caller falls back to every go.sum.
+    """
+    loops: dict[str, list[str] | None] = {}
+    for match in _FOR_LOOP.finditer(run):
+        words = match.group(2).split()
+        literal = all(not any(char in word for char in "$`*?[(") for word in words)
+        loops[match.group(1)] = [word.strip("'\"") for word in words] if literal and words else None
+    directories: list[str] = []
+    if _RUNTIME_DIRECTORIES.search(run):
+        directories.append("$")
+    for match in _DIRECTORY_COMMAND.finditer(run):
+        target = (match.group(1) or match.group(2) or "").strip("'\"")
+        if not target or target == "-":
+            continue
+        variable = _VARIABLE.match(target)
+        if variable:
+            values = loops.get(variable.group(1))
+            if values is None:
+                directories.append("$")
+                continue
+            rest = variable.group(2).strip("'\"")
+            directories.extend(value + rest for value in values)
+        elif any(char in target for char in "$`*?["):
+            directories.append("$")
+        else:
+            directories.append(target)
+    return directories
 
 
 def _workspace_path(prefix: str, relative: str) -> str:
@@ -690,6 +756,10 @@ class _Layout:
 
 def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
     sums = "${{ hashFiles(" + ", ".join(job.hash_arguments) + ") }}"
+    # Matrix values go in as the locate step's digest of toJSON(matrix): a value with a comma
+    # or a long one would make the key invalid, and legs that differ only in values the key
+    # did not name would share a build cache.
+    scope = f"${{{{ steps.{DIRS_STEP_ID}.outputs.matrix }}}}" if job.matrix else ""
     return keys.KeyParts(
         prefix=options.key_prefix,
         os_name="${{ runner.os }}",
@@ -697,9 +767,30 @@ def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
         sums_digest=sums,
         go_version=f"${{{{ steps.{DIRS_STEP_ID}.outputs.go-version }}}}",
         job="${{ github.job }}",
-        extra=tuple(matrix_key_parts(job.matrix)),
+        scope=scope,
         run="${{ github.run_id }}-${{ github.run_attempt }}",
     )
+
+
+def _locate_script(job: JobFacts) -> list[str]:
+    """The locate step's shell: cache directories, a key-safe Go version, the matrix digest."""
+    lines = [
+        "{",
+        '  echo "module-cache=$(go env GOMODCACHE)"',
+        '  echo "build-cache=$(go env GOCACHE)"',
+        f'  echo "go-version=$(go env GOVERSION | {keys.VERSION_SAFE_SHELL})"',
+    ]
+    if job.matrix:
+        # keys.text_digest: the first 12 hex digits of sha256 over toJSON(matrix).
+        lines += [
+            "  if command -v sha256sum >/dev/null 2>&1; then",
+            "    digest=$(printf '%s' \"$CI_GOCACHE_MATRIX\" | sha256sum)",
+            "  else",
+            "    digest=$(printf '%s' \"$CI_GOCACHE_MATRIX\" | shasum -a 256)",
+            "  fi",
+            "  printf 'matrix=%.12s\\n' \"$digest\"",
+        ]
+    return lines + ['} >> "$GITHUB_OUTPUT"']
 
 
 def _is_setup_step(step: StepFacts) -> bool:
@@ -922,23 +1013,10 @@ def _steps_style_lines(
     dirs = f"steps.{DIRS_STEP_ID}.outputs"
     restore = pinned_uses("actions/cache/restore")
     save = pinned_uses("actions/cache/save")
-    locate = layout.step(
-        [
-            ("name", "Locate Go caches"),
-            ("id", DIRS_STEP_ID),
-            ("shell", job.shell),
-            (
-                "run",
-                [
-                    "{",
-                    '  echo "module-cache=$(go env GOMODCACHE)"',
-                    '  echo "build-cache=$(go env GOCACHE)"',
-                    '  echo "go-version=$(go env GOVERSION)"',
-                    '} >> "$GITHUB_OUTPUT"',
-                ],
-            ),
-        ]
-    )
+    locate_entries: list[tuple[str, Any]] = [("name", "Locate Go caches"), ("id", DIRS_STEP_ID), ("shell", job.shell)]
+    if job.matrix:
+        locate_entries.append(("env", {"CI_GOCACHE_MATRIX": "${{ toJSON(matrix) }}"}))
+    locate = layout.step(locate_entries + [("run", _locate_script(job))])
     module = layout.step(
         [
             ("name", "Restore Go module cache"),
@@ -971,16 +1049,35 @@ def _steps_style_lines(
     )
     saves: list[list[str]] = []
     condition = save_condition(options.save_on)
+    module_save_condition = (
+        f"${{{{ !cancelled() && steps.{module_step_id}.outputs.cache-hit != 'true'"
+        f" && steps.{module_step_id}.outputs.cache-primary-key != '' && {condition} }}}}"
+    )
+    if can_save and condition and job.module_roots:
+        saves.append(
+            layout.step(
+                [
+                    ("name", "Complete the Go module cache"),
+                    ("id", COMPLETE_MODULES_STEP_ID),
+                    ("if", module_save_condition),
+                    ("shell", job.shell),
+                    (
+                        "env",
+                        {
+                            "MODULE_CACHE": f"${{{{ {dirs}.module-cache }}}}",
+                            "RESTORED_FROM": f"${{{{ steps.{module_step_id}.outputs.cache-matched-key }}}}",
+                        },
+                    ),
+                    ("run", _complete_modules_script(job.module_roots)),
+                ]
+            )
+        )
     if can_save and condition:
         saves.append(
             layout.step(
                 [
                     ("name", "Save Go module cache"),
-                    (
-                        "if",
-                        f"${{{{ !cancelled() && steps.{module_step_id}.outputs.cache-hit != 'true'"
-                        f" && steps.{module_step_id}.outputs.cache-primary-key != '' && {condition} }}}}",
-                    ),
+                    ("if", module_save_condition),
                     ("uses", save),
                     (
                         "with",
@@ -1014,6 +1111,40 @@ def _steps_style_lines(
     return [locate, module, build], saves
 
 
+def _complete_modules_script(module_roots: list[str]) -> list[str]:
+    """Shell that makes the module cache hold exactly the keyed go.sum files' modules.
+
+    Whatever part of the modules this job used, the shared module key gets all of them; and
+    the older module sets a restore through `...-gomod-` brought are left out: the restored
+    cache moves aside and serves as a local GOPROXY (file://), so only what it lacks comes
+    from the network. On Windows (no file:// path from bash) it only downloads. It never
+    fails the job: on a failed download the restored cache goes back as it was.
+    """
+    quoted = " ".join(_shell_word(root) for root in module_roots)
+    return [
+        "older=",
+        'if [ -n "$RESTORED_FROM" ] && [ "${RUNNER_OS:-}" != Windows ] && [ -d "$MODULE_CACHE" ]; then',
+        '  older="${RUNNER_TEMP:-/tmp}/ci-gocache-restored-modules"',
+        '  rm -rf "$older" && mv "$MODULE_CACHE" "$older" || older=',
+        "fi",
+        'proxy="$(go env GOPROXY)"',
+        'if [ -n "$older" ]; then proxy="file://$older/cache/download,$proxy"; fi',
+        "status=0",
+        f"for module in {quoted}; do",
+        '  (cd "$module" && GOPROXY="$proxy" GOFLAGS=-mod=mod go mod download) || status=1',
+        "done",
+        'if [ -n "$older" ]; then',
+        '  chmod -R u+w "$older" "$MODULE_CACHE" 2>/dev/null || true',
+        '  if [ "$status" != 0 ]; then rm -rf "$MODULE_CACHE" && mv "$older" "$MODULE_CACHE"; else rm -rf "$older"; fi',
+        "fi",
+        'if [ "$status" != 0 ]; then echo "::warning title=ci-gocache::go mod download failed; the module cache is saved as the job left it"; fi',
+    ]
+
+
+def _shell_word(text: str) -> str:
+    return text if re.fullmatch(r"[A-Za-z0-9_./@+-]+", text) else "'" + text.replace("'", "'\\''") + "'"
+
+
 def _action_style_lines(
     job: JobFacts, options: PatchOptions, layout: _Layout, can_save: bool, step_id: str = ACTION_STEP_ID
 ) -> tuple[list[list[str]], list[list[str]]]:
@@ -1026,9 +1157,6 @@ def _action_style_lines(
     if modules:
         inputs["modules"] = modules
     inputs["key-prefix"] = options.key_prefix
-    extra = matrix_key_parts(job.matrix)
-    if extra:
-        inputs["extra-key-parts"] = extra
     inputs["save"] = ACTION_SAVE_POLICIES[options.save_on] if can_save else "never"
     restore = layout.step([("name", "Restore Go caches"), ("id", step_id), ("uses", reference), ("with", inputs)])
     save_reference = f"{options.action_repository}/save@{options.action_ref}"
@@ -1059,7 +1187,7 @@ def _action_modules(job: JobFacts) -> list[str]:
 # ---------------------------------------------------------------- verification
 
 
-OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, ACTION_STEP_ID, SAVE_ACTION_STEP_ID}
+OUR_STEP_IDS = {DIRS_STEP_ID, MODULE_STEP_ID, BUILD_STEP_ID, COMPLETE_MODULES_STEP_ID, ACTION_STEP_ID, SAVE_ACTION_STEP_ID}
 TOUCHED_INPUTS = {
     SETUP_GO: ("cache",),
     LINT_ACTION: ("skip-pkg-cache", "skip-build-cache"),
