@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +10,18 @@ from typing import Any
 
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
-from ci_gocache.sourcefile import SourceFile, read_source, write_atomically
+from ci_gocache.sourcefile import (
+    MAX_FILE_BYTES,
+    ChangedOnDisk,
+    NotPatchable,
+    SourceFile,
+    read_source,
+    resolve_inside,
+    write_atomically,
+)
 from ci_gocache.targets import ALL_TARGETS, target_claiming, target_for_explicit_file
 from ci_gocache.targets.base import JobOutcome, PatchOptions
-from ci_gocache.textedit import OverlappingEdits, apply_edits
+from ci_gocache.textedit import OverlappingEdits, apply_edits, unified_diff_of_edits
 
 SKIPPED_WALK = {".git", "node_modules", "vendor", "testdata", ".venv", "__pycache__", ".gitlab-ci-local"}
 
@@ -23,7 +30,7 @@ SKIPPED_WALK = {".git", "node_modules", "vendor", "testdata", ".venv", "__pycach
 class FileResult:
     path: str
     target: str
-    status: str  # changed | unchanged | error
+    status: str  # changed | unchanged | skipped | error
     diff: str = ""
     jobs: list[JobOutcome] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
@@ -92,15 +99,23 @@ def _relative_to_root(path: Path) -> str:
 
 class RepoCache:
     def __init__(self) -> None:
-        self._repos: dict[Path, RepoFacts] = {}
+        self._repos: dict[Path, RepoFacts | InputError] = {}
 
     def for_file(self, path: Path) -> RepoFacts:
+        """The repository's facts, read once; an unreadable go.mod fails every file of that repository."""
         root = find_repo_root(path)
         if root not in self._repos:
-            repo = inspect_repo(root)
-            repo.dockerfile_cache_mounts = _dockerfile_cache_mounts
-            self._repos[root] = repo
-        return self._repos[root]
+            try:
+                repo = inspect_repo(root)
+            except InputError as error:
+                self._repos[root] = error
+            else:
+                repo.dockerfile_cache_mounts = _dockerfile_cache_mounts
+                self._repos[root] = repo
+        facts = self._repos[root]
+        if isinstance(facts, InputError):
+            raise facts
+        return facts
 
 
 def _dockerfile_cache_mounts(path: Path, repo: RepoFacts) -> list[dict[str, str]] | None:
@@ -110,43 +125,68 @@ def _dockerfile_cache_mounts(path: Path, repo: RepoFacts) -> list[dict[str, str]
     return cache_mounts_after_patch(path, repo)
 
 
+# A run that finds its file changed on disk between reading and writing (another run, a
+# `git checkout`) starts that file again from the new bytes, at most this many times.
+ATTEMPTS_WHEN_CHANGED = 5
+
+
 def patch_file(candidate: Candidate, options: PatchOptions, repos: RepoCache, write: bool) -> FileResult:
     target = candidate.target
     name = getattr(target, "NAME", "unknown")
     if target is None:
         error = InputError(candidate.shown, 1, 1, "not a CI file ci-gocache knows; pass a workflow, .gitlab-ci.yml or Dockerfile")
         return FileResult(candidate.shown, name, "error", error=error)
-    try:
-        source = read_source(candidate.path, candidate.shown)
-        facts = target.inspect(source, repos.for_file(candidate.path))
-        plan = target.plan(facts, options)
-        new_text = apply_edits(source.text, plan.edits)
-        result = FileResult(
-            candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices, facts=facts,
-            source_path=Path(os.path.abspath(candidate.path)),
-        )
-        if new_text == source.text:
-            return result
-        new_facts = target.verify(source, facts, new_text, options)
-        result.facts = new_facts
-        _check_idempotent(target, source, new_text, new_facts, options, repos, candidate)
-        result.status = "changed"
-        result.diff = "".join(
-            difflib.unified_diff(
-                source.text.splitlines(keepends=True),
-                new_text.splitlines(keepends=True),
-                fromfile=f"a/{candidate.shown}",
-                tofile=f"b/{candidate.shown}",
-            )
-        )
-        if write:
-            write_atomically(candidate.path, source.encode(new_text), source.mode)
+    for _ in range(ATTEMPTS_WHEN_CHANGED):
+        try:
+            return _patch_once(candidate, target, options, repos, write)
+        except ChangedOnDisk:
+            continue
+        except NotPatchable as skipped:
+            notice = Notice(candidate.shown, 1, 1, skipped.message)
+            return FileResult(candidate.shown, name, "skipped", notices=[notice])
+        except InputError as error:
+            return FileResult(candidate.shown, name, "error", error=error)
+        except OverlappingEdits as error:
+            failure = InputError(candidate.shown, 1, 1, f"internal error: {error}; nothing was written")
+            return FileResult(candidate.shown, name, "error", error=failure)
+    failure = InputError(
+        candidate.shown, 1, 1,
+        f"the file changed on disk {ATTEMPTS_WHEN_CHANGED} times while it was being patched; nothing written; run again",
+    )
+    return FileResult(candidate.shown, name, "error", error=failure)
+
+
+def _patch_once(candidate: Candidate, target: ModuleType, options: PatchOptions, repos: RepoCache, write: bool) -> FileResult:
+    name = target.NAME
+    real = resolve_inside(candidate.path, find_repo_root(candidate.path), candidate.shown)
+    source = read_source(candidate.path, candidate.shown, read_from=real)
+    facts = target.inspect(source, repos.for_file(candidate.path))
+    plan = target.plan(facts, options)
+    new_text = apply_edits(source.text, plan.edits)
+    result = FileResult(
+        candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices, facts=facts,
+        source_path=Path(os.path.abspath(candidate.path)),
+    )
+    if new_text == source.text:
         return result
-    except InputError as error:
-        return FileResult(candidate.shown, name, "error", error=error)
-    except OverlappingEdits as error:
-        failure = InputError(candidate.shown, 1, 1, f"internal error: {error}; nothing was written")
-        return FileResult(candidate.shown, name, "error", error=failure)
+    if len(source.encode(new_text)) > MAX_FILE_BYTES:
+        raise InputError(
+            candidate.shown, 1, 1,
+            f"the patched file would be {len(source.encode(new_text))} bytes, over the {MAX_FILE_BYTES}-byte limit "
+            "that the next run reads; nothing written; split the workflow, or use --style action (shorter steps)",
+        )
+    new_facts = target.verify(source, facts, new_text, options)
+    result.facts = new_facts
+    _check_idempotent(target, source, new_text, new_facts, options, repos, candidate)
+    result.status = "changed"
+    result.diff = unified_diff_of_edits(source.text, plan.edits, f"a/{candidate.shown}", f"b/{candidate.shown}")
+    if write and source.disk is not None:
+        try:
+            write_atomically(source.disk, source.encode(new_text), candidate.shown)
+        except NotPatchable as refused:
+            result.status = "skipped"
+            result.notices = [*result.notices, Notice(candidate.shown, 1, 1, refused.message)]
+    return result
 
 
 def _check_idempotent(
@@ -198,7 +238,7 @@ def cache_flow(results: list[FileResult], repos: RepoCache) -> list[Any]:
                 continue
             try:
                 everything.append(target.inspect(read_source(path, relative), repo))
-            except InputError:
+            except (InputError, NotPatchable):
                 continue
         findings.extend(
             finding for finding in target.flow(everything)

@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from ci_gocache.errors import InputError
 from ci_gocache.keys import SKIPPED_DIRECTORIES, parse_go_work_uses
+from ci_gocache.sourcefile import NotPatchable, read_regular_file
+
+# go.mod and go.work files are small; a bigger one is not what it claims to be.
+MAX_GO_FILE_BYTES = 4 * 1024 * 1024
 
 _GO_LINE = re.compile(r"^\s*go\s+(\S+)", re.MULTILINE)
 _TOOLCHAIN_LINE = re.compile(r"^\s*toolchain\s+(\S+)", re.MULTILINE)
@@ -83,6 +88,17 @@ def find_repo_root(path: Path) -> Path:
     return start
 
 
+def read_go_file(path: Path) -> str:
+    """A go.mod or go.work as text. Raises InputError (never blocks) when it is unreadable, too big,
+    or not a regular file (a FIFO, a device, a directory)."""
+    shown = os.path.relpath(path)
+    try:
+        raw, _ = read_regular_file(path, shown, MAX_GO_FILE_BYTES, f"a {path.name} file")
+    except NotPatchable as special:
+        raise InputError(shown, 1, 1, f"{special.message.split(';')[0]}; {path.name} must be a regular file") from None
+    return raw.decode("utf-8", errors="replace")
+
+
 def inspect_repo(root: Path) -> RepoFacts:
     facts = RepoFacts(root=root)
     for directory, subdirectories, files in os.walk(root):
@@ -92,7 +108,7 @@ def inspect_repo(root: Path) -> RepoFacts:
         here = Path(directory)
         relative_dir = _relative(root, here)
         if "go.mod" in files:
-            text = (here / "go.mod").read_text(encoding="utf-8", errors="replace")
+            text = read_go_file(here / "go.mod")
             facts.modules.append(
                 GoModule(
                     directory=relative_dir,
@@ -104,7 +120,7 @@ def inspect_repo(root: Path) -> RepoFacts:
                 )
             )
         if "go.work" in files:
-            text = (here / "go.work").read_text(encoding="utf-8", errors="replace")
+            text = read_go_file(here / "go.work")
             facts.workspaces.append(
                 GoWorkspace(
                     directory=relative_dir,

@@ -7,24 +7,49 @@ Nothing here writes.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import secrets
+import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ci_gocache.errors import InputError, line_col_of_offset
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
-# Plain data built from a document may hold at most this many nodes once aliases are
-# expanded. An "alias bomb" (anchors nested many levels deep) expands exponentially.
+# Aliases may add at most this many nodes to a document once expanded. An "alias bomb" (anchors
+# nested many levels deep) expands exponentially; a large file without aliases adds nothing.
 MAX_EXPANDED_NODES = 200_000
 MAX_DEPTH = 200
 
 BOM = "\ufeff"
+
+
+class NotPatchable(InputError):
+    """A file left alone on purpose (a FIFO, a link out of the repository, a hard link). `patch`
+    reports it as a notice; code that only reads (inspect, includes) sees an InputError."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(path, 1, 1, message)
+
+
+class ChangedOnDisk(Exception):
+    """The file changed between our read and our write (another run, a `git checkout`); nothing written."""
+
+
+@dataclass
+class DiskState:
+    """A file as read: where it is (links resolved), its bytes and its stat, to compare before writing."""
+
+    path: Path
+    raw: bytes
+    stat: os.stat_result
 
 
 @dataclass
@@ -37,32 +62,92 @@ class SourceFile:
     has_bom: bool
     newline: str
     mode: int
+    # What was read from disk, to compare before a write replaces it (None for text built in memory).
+    disk: DiskState | None = None
 
     def encode(self, text: str) -> bytes:
         return ((BOM if self.has_bom else "") + text).encode("utf-8")
 
 
-def read_source(path: Path, display_path: str | None = None) -> SourceFile:
+def read_source(path: Path, display_path: str | None = None, read_from: Path | None = None) -> SourceFile:
+    """Read a regular file (never a FIFO, device or socket: those raise NotPatchable without blocking).
+
+    `read_from` is where the bytes are (a symbolic link's target); `path` stays the name the
+    repository lists, which is what positions and repository-relative paths are computed from.
+    """
     shown = display_path or str(path)
+    location = read_from or path
+    raw, stat = read_regular_file(location, shown, MAX_FILE_BYTES, "a CI file")
+    source = decode_source(raw, path, shown, stat.st_mode & 0o7777)
+    source.disk = DiskState(Path(location), raw, stat)
+    return source
+
+
+_KINDS = (
+    (stat_module.S_ISDIR, "a directory"),
+    (stat_module.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat_module.S_ISSOCK, "a socket"),
+    (stat_module.S_ISCHR, "a character device"),
+    (stat_module.S_ISBLK, "a block device"),
+)
+
+
+def file_kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def read_text_if_regular(path: Path, limit: int = MAX_FILE_BYTES) -> str | None:
+    """A side file's text (another CI file, a go.work) for a look, or None when it is missing,
+    unreadable, too big or not a regular file. Never blocks on a FIFO."""
     try:
-        stat = path.stat()
+        raw, _ = read_regular_file(path, str(path), limit, "a file")
+    except InputError:
+        return None
+    return raw.decode("utf-8", errors="replace")
+
+
+def read_regular_file(path: Path, shown: str, limit: int, what: str) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file of at most `limit` bytes.
+
+    Opened with O_NONBLOCK so that a FIFO or a device never blocks us, then checked with fstat on
+    the open descriptor (no window between the check and the read). Special files raise
+    NotPatchable; missing, unreadable and oversized files raise InputError.
+    """
+    try:
+        # stat first: opening a device can act on it, opening a socket fails; neither is read.
+        kind = os.stat(path).st_mode
+        if not stat_module.S_ISREG(kind):
+            raise NotPatchable(shown, f"{file_kind(kind)}, not a regular file; skipped, nothing read")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(shown, 1, 1, f"no such file: a symbolic link to {os.readlink(path)!r}, which does not exist; fix or remove the link") from None
         raise InputError(shown, 1, 1, "no such file; check the path") from None
     except OSError as exc:
-        raise InputError(shown, 1, 1, f"cannot read file ({exc.strerror}); check its permissions") from None
-    if stat.st_size > MAX_FILE_BYTES:
-        raise InputError(
-            shown,
-            1,
-            1,
-            f"file is {stat.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit for a CI file; "
-            "pass the right file or split it",
-        )
+        raise InputError(shown, 1, 1, f"cannot read {what} ({exc.strerror}); check its permissions") from None
     try:
-        raw = path.read_bytes()
+        stat = os.fstat(descriptor)
+        if not stat_module.S_ISREG(stat.st_mode):
+            raise NotPatchable(shown, f"{file_kind(stat.st_mode)}, not a regular file; skipped, nothing read")
+        if stat.st_size > limit:
+            raise InputError(
+                shown, 1, 1, f"file is {stat.st_size} bytes, over the {limit}-byte limit for {what}; pass the right file or split it"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(descriptor, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise InputError(shown, 1, 1, f"file grew over the {limit}-byte limit for {what} while being read; pass the right file")
+        return b"".join(chunks), stat
     except OSError as exc:
-        raise InputError(shown, 1, 1, f"cannot read file ({exc.strerror}); check its permissions") from None
-    return decode_source(raw, path, shown, stat.st_mode & 0o7777)
+        raise InputError(shown, 1, 1, f"cannot read {what} ({exc.strerror}); check its permissions") from None
+    finally:
+        os.close(descriptor)
 
 
 def decode_source(raw: bytes, path: Path, shown: str, mode: int = 0o644) -> SourceFile:
@@ -135,8 +220,17 @@ def compose_documents(source: SourceFile) -> list[Node]:
         if mark is not None and _tab_near(source.text, mark.index):
             what = "a tab character where YAML allows only spaces"
         raise InputError(source.display_path, line, col, f"invalid YAML: {what}; fix the syntax") from None
+    except ReaderError as exc:
+        # Characters YAML does not allow (control characters): ruamel gives an offset, not a mark.
+        line, col = line_col_of_offset(source.text, min(max(exc.position, 0), len(source.text)))
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise InputError(
+            source.display_path, line, col,
+            f"invalid YAML: character U+{ord(character):04X} is not allowed in YAML (a control character); remove it",
+        ) from None
     except YAMLError as exc:
-        raise InputError(source.display_path, 1, 1, f"invalid YAML: {exc}; fix the syntax") from None
+        what = " ".join(str(exc).split())
+        raise InputError(source.display_path, 1, 1, f"invalid YAML: {what}; fix the syntax") from None
     except RecursionError:
         raise InputError(
             source.display_path, 1, 1, "YAML nested too deeply to read; simplify the file"
@@ -144,6 +238,48 @@ def compose_documents(source: SourceFile) -> list[Node]:
     for document in documents:
         check_node_graph(document, source.display_path)
     return documents
+
+
+def _distinct_nodes(root: Node) -> int:
+    """How many nodes the document has as written (each anchored node once)."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                pending.append(key_node)
+                pending.append(value_node)
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+    return len(seen)
+
+
+def check_keys_are_names(root: Node, shown: str) -> None:
+    """Every mapping key is a name: `true:` or `1:` reads as a boolean or a number, which CI schemas
+    (and the CI systems) do not take for the name it looks like."""
+    pending = [root]
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.value != "<<" and not isinstance(scalar_value(key), str):
+                    line, col = node_position(key)
+                    raise InputError(
+                        shown, line, col,
+                        f"the key `{key.value}` reads as a {key.tag.rsplit(':', 1)[-1]}, not a name; "
+                        f"quote it ('{key.value}':) or rename it",
+                    )
+                pending.extend((key, value))
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
 
 
 def node_position(node: Node) -> tuple[int, int]:
@@ -155,9 +291,11 @@ def check_node_graph(root: Node, shown: str) -> None:
 
     Each distinct node is visited once; the expanded size is counted with memoisation,
     so this is linear in the file even when its aliases would expand exponentially.
+    What is limited is what aliases add: a large file without aliases is not a bomb.
     """
     expanded_size: dict[int, int] = {}
     on_path: set[int] = set()
+    limit = _distinct_nodes(root) + MAX_EXPANDED_NODES
 
     def visit(node: Node, depth: int) -> int:
         key = id(node)
@@ -185,20 +323,21 @@ def check_node_graph(root: Node, shown: str) -> None:
                         )
                     seen[key_node.value] = key_node
                 size += visit(key_node, depth + 1) + visit(value_node, depth + 1)
-                if size > MAX_EXPANDED_NODES:
+                if size > limit:
                     break
         elif isinstance(node, SequenceNode):
             for item in node.value:
                 size += visit(item, depth + 1)
-                if size > MAX_EXPANDED_NODES:
+                if size > limit:
                     break
         on_path.discard(key)
-        if size > MAX_EXPANDED_NODES:
+        if size > limit:
             raise InputError(
                 shown,
                 line,
                 col,
-                f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (an alias bomb?); remove the nested aliases",
+                f"aliases here expand the document by more than {MAX_EXPANDED_NODES} nodes (an alias bomb?); "
+                "remove the nested aliases",
             )
         expanded_size[key] = size
         return size
@@ -307,17 +446,221 @@ def is_block(node: Node) -> bool:
     return not getattr(node, "flow_style", False)
 
 
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """Write to a temporary file in the same directory, then rename over the original."""
-    directory = path.parent
-    temporary = directory / f".{path.name}.ci-gocache.tmp"
+def resolve_inside(path: Path, root: Path, shown: str) -> Path:
+    """Where to read and write `path`: itself, or the target of a symbolic link when the target is
+    inside the repository `root`. A link leading out of the repository, or to something that is not
+    a regular file, raises NotPatchable: we never follow a link we did not choose to the outside."""
+    if not os.path.lexists(path):
+        raise InputError(shown, 1, 1, "no such file; check the path")
+    real = Path(os.path.realpath(path))
+    real_root = Path(os.path.realpath(root))
+    if real != real_root and real_root not in real.parents:
+        raise NotPatchable(
+            shown,
+            f"a symbolic link (itself or a folder above it) to {real}, outside the repository {real_root}; "
+            "not patched, nothing read or written; patch that file where it lives, or replace the link by a file",
+        )
+    if not os.path.exists(real):
+        raise InputError(shown, 1, 1, f"no such file: a symbolic link to {os.readlink(path)!r}, which does not exist; fix or remove the link")
+    return real
+
+
+def write_atomically(disk: DiskState, data: bytes, shown: str) -> None:
+    """Replace the file `disk` describes with `data`, atomically, keeping what makes it the same file.
+
+    - The new bytes go to a file no other name can reach: an unnamed O_TMPFILE where the system has
+      it (a run killed mid-write leaves nothing), else a random name opened O_CREAT|O_EXCL|O_NOFOLLOW.
+      Either way it lives in the same folder, opened through a descriptor of that folder, so no
+      symbolic link in the repository can redirect it.
+    - It gets the original's owner, group and mode (fchown, then fchmod) and is fsynced.
+    - Under an advisory lock on the folder, the original is read again: if it is not the same file
+      with the same bytes (another run, a `git checkout`), ChangedOnDisk is raised and nothing is written.
+      Otherwise the new file is renamed over it and the folder is fsynced.
+    - Read-only files and folders raise InputError; a file with other hard links raises NotPatchable
+      (replacing it would silently split the links). The temporary file is removed on every error path.
+    """
+    directory, name = disk.path.parent, disk.path.name
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        folder = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot open the folder {directory} ({exc.strerror}); nothing written") from None
+    temporary_name: str | None = None
+    try:
+        _refuse_unwritable(disk, folder, shown)
+        descriptor, temporary_name = _new_file_in(folder, name, data, disk.stat, shown)
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        try:
+            if temporary_name is None:
+                temporary_name = _name_unnamed_file(folder, name, descriptor, data, disk.stat, shown)
+            else:
+                os.close(descriptor)
+            _check_unchanged(folder, name, disk)
+            os.rename(temporary_name, name, src_dir_fd=folder, dst_dir_fd=folder)
+            temporary_name = None
+            os.fsync(folder)
+        finally:
+            fcntl.flock(folder, fcntl.LOCK_UN)
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot write the file ({exc.strerror}); nothing written") from None
     finally:
-        if temporary.exists():
-            temporary.unlink()
+        if temporary_name is not None:
+            try:
+                os.unlink(temporary_name, dir_fd=folder)
+            except OSError:
+                pass
+        os.close(folder)
+
+
+def write_file(path: Path, data: bytes, shown: str) -> None:
+    """Write a file that may not exist yet (`init`): an existing one is replaced like a patched file
+    (write_atomically); a new one is written in full under a random name, then linked to its name,
+    which fails rather than clobber a file that appeared meanwhile."""
+    if os.path.lexists(path):
+        raw, stat = read_regular_file(Path(os.path.realpath(path)), shown, MAX_FILE_BYTES, "a CI file")
+        write_atomically(DiskState(Path(os.path.realpath(path)), raw, stat), data, shown)
+        return
+    try:
+        folder = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot open the folder {path.parent} ({exc.strerror}); nothing written") from None
+    temporary_name = f".{path.name}.{secrets.token_hex(8)}.ci-gocache.tmp"
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(temporary_name, flags, 0o600, dir_fd=folder)
+        try:
+            _write_all(descriptor, data)
+            os.fchmod(descriptor, 0o644)
+        finally:
+            os.close(descriptor)
+        os.link(temporary_name, path.name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+        os.fsync(folder)
+    except FileExistsError:
+        raise ChangedOnDisk(path.name) from None
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot write the file ({exc.strerror}); nothing written") from None
+    finally:
+        try:
+            os.unlink(temporary_name, dir_fd=folder)
+        except OSError:
+            pass
+        os.close(folder)
+
+
+def _refuse_unwritable(disk: DiskState, folder: int, shown: str) -> None:
+    try:
+        current = os.stat(disk.path.name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        raise ChangedOnDisk(disk.path.name) from None
+    if not current.st_mode & 0o222 or not os.access(disk.path.name, os.W_OK, dir_fd=folder):
+        state = "read-only" if not current.st_mode & 0o222 else "not writable by this user"
+        raise InputError(
+            shown, 1, 1,
+            f"the file is {state} (mode {stat_module.S_IMODE(current.st_mode):04o}, owner uid {current.st_uid}); "
+            "nothing written; make it writable (chmod u+w) to patch it, or use --check or --dry-run",
+        )
+    folder_stat = os.fstat(folder)
+    if not folder_stat.st_mode & 0o222 or not os.access(disk.path.parent, os.W_OK):
+        state = "read-only" if not folder_stat.st_mode & 0o222 else "not writable by this user"
+        raise InputError(
+            shown, 1, 1,
+            f"its folder {disk.path.parent} is {state} (mode {stat_module.S_IMODE(folder_stat.st_mode):04o}); "
+            "nothing written; make the folder writable to patch the file, or use --check or --dry-run",
+        )
+    if current.st_nlink > 1:
+        raise NotPatchable(
+            shown,
+            f"the file has {current.st_nlink} hard links; replacing it would split them, so it is not patched; "
+            "break the links yourself (cp FILE FILE.new && mv FILE.new FILE) and run again, or patch with --dry-run and apply the diff",
+        )
+
+
+def _keep_identity(descriptor: int, original: os.stat_result, shown: str) -> None:
+    """Owner and group first (chown clears set-id bits), then the mode."""
+    if (original.st_uid, original.st_gid) != (os.getuid(), os.getegid()) or os.geteuid() == 0:
+        try:
+            os.fchown(descriptor, original.st_uid, original.st_gid)
+        except PermissionError:
+            raise InputError(
+                shown, 1, 1,
+                f"the file belongs to uid {original.st_uid} gid {original.st_gid} and a new copy could not keep that "
+                "owner (only root can give files away); nothing written; run as its owner",
+            ) from None
+    os.fchmod(descriptor, stat_module.S_IMODE(original.st_mode))
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(descriptor, view)
+        view = view[written:]
+    os.fsync(descriptor)
+
+
+def _new_file_in(folder: int, name: str, data: bytes, original: os.stat_result, shown: str) -> tuple[int, str | None]:
+    """A new file in `folder` holding `data`: unnamed (O_TMPFILE) if possible, else under a random name.
+    Returns its descriptor and its name (None while unnamed)."""
+    if hasattr(os, "O_TMPFILE"):
+        try:
+            descriptor = os.open(".", os.O_WRONLY | os.O_TMPFILE | getattr(os, "O_CLOEXEC", 0), 0o600, dir_fd=folder)
+        except OSError:
+            pass
+        else:
+            try:
+                _write_all(descriptor, data)
+                _keep_identity(descriptor, original, shown)
+            except BaseException:
+                os.close(descriptor)
+                raise
+            return descriptor, None
+    return _new_named_file_in(folder, name, data, original, shown)
+
+
+def _new_named_file_in(folder: int, name: str, data: bytes, original: os.stat_result, shown: str) -> tuple[int, str]:
+    temporary_name = f".{name}.{secrets.token_hex(8)}.ci-gocache.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(temporary_name, flags, 0o600, dir_fd=folder)
+    try:
+        _write_all(descriptor, data)
+        _keep_identity(descriptor, original, shown)
+    except BaseException:
+        os.close(descriptor)
+        os.unlink(temporary_name, dir_fd=folder)
+        raise
+    return descriptor, temporary_name
+
+
+def _name_unnamed_file(folder: int, name: str, descriptor: int, data: bytes, original: os.stat_result, shown: str) -> str:
+    """Give the O_TMPFILE file a random name right before the rename (linked through /proc), or,
+    where that is not possible, write a named copy."""
+    temporary_name = f".{name}.{secrets.token_hex(8)}.ci-gocache.tmp"
+    try:
+        os.link(f"/proc/self/fd/{descriptor}", temporary_name, dst_dir_fd=folder, follow_symlinks=True)
+        return temporary_name
+    except OSError:
+        named, temporary_name = _new_named_file_in(folder, name, data, original, shown)
+        os.close(named)
+        return temporary_name
+    finally:
+        os.close(descriptor)
+
+
+def _check_unchanged(folder: int, name: str, disk: DiskState) -> None:
+    """Compare before rename: still the same file (device, inode) with the same bytes."""
+    try:
+        descriptor = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), dir_fd=folder)
+    except OSError:
+        raise ChangedOnDisk(name) from None
+    try:
+        now = os.fstat(descriptor)
+        if (now.st_dev, now.st_ino, now.st_size) != (disk.stat.st_dev, disk.stat.st_ino, len(disk.raw)):
+            raise ChangedOnDisk(name)
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(descriptor, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        if b"".join(chunks) != disk.raw:
+            raise ChangedOnDisk(name)
+    finally:
+        os.close(descriptor)

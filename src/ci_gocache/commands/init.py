@@ -102,8 +102,15 @@ def command(
         )
     refused = bool(blocked) or (bool(existing_ci) and not force)
     if not dry_run and not refused:
+        from ci_gocache.sourcefile import ChangedOnDisk
+
         for item in emitted:
-            _write(root / item.path, item.text)
+            try:
+                _write(root / item.path, item.text)
+            except InputError as error:
+                _fail(str(error))
+            except ChangedOnDisk:
+                _fail(f"{item.path}: the file appeared while ci-gocache was writing it; nothing written; run again")
     _report(emitted, notices, chosen, dry_run, refused, output_format)
     if refused:
         sys.exit(EXIT_EXISTS)
@@ -214,11 +221,10 @@ def _minor_version(go_version: str | None) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    from ci_gocache.sourcefile import write_atomically
+    from ci_gocache.sourcefile import write_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    write_atomically(path, text.encode("utf-8"), mode)
+    write_file(path, text.encode("utf-8"), str(path))
 
 
 def _report(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
 
 import click
@@ -13,6 +14,24 @@ from ci_gocache.patching import RepoCache, cache_flow, discover, patch_file
 from ci_gocache.targets.base import PATCH_STYLES, SAVE_POLICIES, PatchOptions
 
 DEFAULT_PATHS = ["."]  # every CI file a target claims: workflows, GitLab files, Dockerfiles
+# Letters, digits, '.', '_' and '-': safe in a YAML plain scalar, a GitHub expression, a GitLab
+# cache key (no '/') and a shell word, and never a comma (actions/cache refuses keys with one).
+KEY_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _key_prefix(_context: click.Context, _parameter: click.Parameter, value: str) -> str:
+    if not KEY_PREFIX.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r} is not a usable key prefix; use 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (for example team-v2)"
+        )
+    return value
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """A run stopped with SIGTERM (a CI timeout, a killed pre-commit) unwinds like Ctrl-C, so the
+    write in progress removes its temporary file."""
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(128 + signal.SIGTERM))
 
 
 @click.command("patch")
@@ -27,7 +46,10 @@ DEFAULT_PATHS = ["."]  # every CI file a target claims: workflows, GitLab files,
     "--save-on", type=click.Choice(SAVE_POLICIES), default="default-branch", show_default=True,
     help="When caches are saved. Pull requests, tags, releases and pull_request_target never save.",
 )
-@click.option("--key-prefix", default=DEFAULT_PREFIX, show_default=True, help="Fixed first part of every cache key.")
+@click.option(
+    "--key-prefix", default=DEFAULT_PREFIX, show_default=True, callback=_key_prefix,
+    help="Fixed first part of every cache key: letters, digits, '.', '_', '-'.",
+)
 @click.option(
     "--style", type=click.Choice(PATCH_STYLES), default="steps", show_default=True,
     help="steps: raw actions/cache restore/save steps; action: the ci-gocache action's uses: lines.",
@@ -71,6 +93,7 @@ def command(
     )
     repos = RepoCache()
     write = not (check or dry_run)
+    _exit_cleanly_on_sigterm()
     results = [patch_file(candidate, options, repos, write) for candidate in discover(list(paths), DEFAULT_PATHS)]
     if not results:
         click.echo("ci-gocache: no CI files found; pass workflow files or directories", err=True)
@@ -103,7 +126,8 @@ def command(
             if dry_run and result.diff:
                 sys.stdout.write(result.diff)
             elif not dry_run:
-                verb = {"changed": "would change" if check else "patched", "unchanged": "unchanged", "error": "error"}[
+                verb = {"changed": "would change" if check else "patched", "unchanged": "unchanged",
+                        "skipped": "left alone (see the notice)", "error": "error"}[
                     result.status
                 ]
                 # A job can be patched by two planners (caches and docker steps): name it once.

@@ -26,7 +26,7 @@ from ci_gocache.targets.dockerfile.syntax import (
 )
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import DOCKERFILE_NAME, RepoFacts
-from ci_gocache.sourcefile import SourceFile
+from ci_gocache.sourcefile import SourceFile, read_text_if_regular
 from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
 from ci_gocache.textedit import Edit, apply_edits
 
@@ -558,7 +558,7 @@ def _module_files(root: Path, relative: str, builds: list[BuildUse]) -> ModuleFi
     if (here / "go.work").is_file():
         workspace = ["go.work"] + (["go.work.sum"] if (here / "go.work.sum").is_file() else [])
         copies.append((workspace, ""))
-        uses = keys.parse_go_work_uses((here / "go.work").read_text(encoding="utf-8", errors="replace"))
+        uses = keys.parse_go_work_uses(read_text_if_regular(here / "go.work") or "")
         for use in uses:
             use_dir = keys._normal(use)
             if use_dir.startswith("..") or not (here / use_dir / "go.mod").is_file():
@@ -594,9 +594,8 @@ def ci_builds(repo: RepoFacts) -> list[BuildUse]:
     """Image builds in the repository's CI files, with the Dockerfile each builds."""
     builds: list[BuildUse] = []
     for relative in [*repo.workflow_files, *repo.gitlab_files]:
-        try:
-            text = (repo.root / relative).read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        text = read_text_if_regular(repo.root / relative)
+        if text is None:
             continue
         joined = re.sub(r"\\\r?\n\s*", " ", text)
         legacy = bool(re.search(r"DOCKER_BUILDKIT\s*[:=]\s*[\"']?0\b", text))

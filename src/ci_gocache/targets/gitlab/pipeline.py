@@ -24,11 +24,13 @@ from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.repo import RepoFacts, find_repo_root
 from ci_gocache.sourcefile import (
     SourceFile,
+    check_keys_are_names,
     compose_documents,
     mapping_get,
     mapping_key_node,
     node_position,
     read_source,
+    read_text_if_regular,
     to_plain,
 )
 from ci_gocache.gocommands import GO_COMMAND, GO_TOOL_COMMAND, MAKE_COMMAND
@@ -94,11 +96,10 @@ def _is_component_file(root: Path, relative: str) -> bool:
     shaped = (len(parts) == 2 or (len(parts) == 3 and parts[2] in ("template.yml", "template.yaml")))
     if parts[0] != COMPONENT_DIRECTORY or not shaped:
         return False
-    try:
-        with open(root / relative, encoding="utf-8", errors="replace") as handle:
-            head = handle.read(4096)
-    except OSError:
+    text = read_text_if_regular(root / relative)
+    if text is None:
         return False
+    head = text[:4096]
     return re.search(r"^spec:", head, re.MULTILINE) is not None and re.search(r"^---", head, re.MULTILINE) is not None
 
 
@@ -197,6 +198,7 @@ def validate_schema(loaded: LoadedFile, what: str, then: str) -> None:
     """check-jsonschema's gitlab-ci schema on the spec header and on the document after it."""
     documents = [loaded.header, loaded.main] if loaded.header is not None else [loaded.main]
     for document in documents:
+        check_keys_are_names(document, loaded.display)
         plain = as_gitlab_reads(to_plain(document, TAG_HANDLERS)) if document is loaded.main else to_plain(document)
         problem = schemas.first_schema_error(
             plain, schemas.GITLAB_CI, lambda path, node=document: locate_node(node, path)
