@@ -4,7 +4,6 @@ rewrites a job's cache list, and a second run changes nothing."""
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -101,15 +100,20 @@ def test_patch_keeps_the_file_and_is_idempotent(tmp_path_factory, text: str) -> 
     assert after.endswith("\n") == text.endswith("\n")
     if "\r\n" in text:
         assert after.count("\n") == after.count("\r\n"), "a line lost its CRLF"
-    old_lines = text.splitlines(keepends=True)
-    new_lines = after.splitlines(keepends=True)
-    for tag, i1, i2, _, _ in difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False).get_opcodes():
-        if tag in ("replace", "delete"):
-            removed = [line.strip() for line in old_lines[i1:i2]]
-            allowed = ("key:", "paths:", "- ", "cache:", "variables: {}", "GOFLAGS:", "tools/", "node_modules/")
-            # The file's last line gains a line break when keys are added after it.
-            last = old_lines[-1].strip()
-            assert all(line.startswith(allowed) or line in (last, "") for line in removed), removed
+    old_lines = text.splitlines()
+    new_lines = after.splitlines()
+    allowed = ("key:", "paths:", "- ", "cache:", "variables: {}", "GOFLAGS:", "tools/", "node_modules/")
+    # Every line of the original is still there, in order, but for the ones the patch may replace:
+    # hand-written Go caches, and `extends: X`, which becomes `extends: [X, .ci-gocache-go]`.
+    for line in old_lines:
+        stripped = line.strip()
+        if stripped.startswith("extends:") and line not in new_lines:
+            kept = stripped.split(":", 1)[1].strip()
+            assert f"extends: [{kept}, .ci-gocache-go]" in after or f"- {kept}" in after, line
+    required = [line for line in old_lines if not line.strip().startswith((*allowed, "extends:"))]
+    remaining = iter(new_lines)
+    for line in required:
+        assert any(candidate == line for candidate in remaining), f"line lost or moved: {line!r}"
     (document,) = YAML(typ="safe", pure=True).load_all(after.lstrip("\ufeff"))
     assert schemas.schema_errors(document, schemas.GITLAB_CI) == []
     assert _patch(root, after) == after
