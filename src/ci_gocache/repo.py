@@ -80,7 +80,9 @@ def find_repo_root(path: Path) -> Path:
         if candidate.name == ".github":
             return candidate.parent
     for candidate in [start, *start.parents]:
-        if (candidate / ".git").exists() or (candidate / "go.work").is_file():
+        # A folder with its own .github/ is a repository of its own too (an example or a vendored
+        # project inside another checkout): its Dockerfiles belong with its workflows.
+        if (candidate / ".git").exists() or (candidate / "go.work").is_file() or (candidate / ".github").is_dir():
             return candidate
     for candidate in [start, *start.parents]:
         if (candidate / "go.mod").is_file():
