@@ -20,11 +20,11 @@ from ci_gocache.pins import pinned_uses
 from ci_gocache.repo import RepoFacts
 from ci_gocache.sourcefile import (
     SourceFile,
+    check_keys_are_names,
     compose_documents,
     mapping_get,
     mapping_key_node,
     node_position,
-    scalar_value,
     to_plain,
 )
 from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
@@ -122,34 +122,9 @@ def _document(source: SourceFile) -> Node:
     return root
 
 
-def _check_mapping_keys(source: SourceFile, root: Node) -> None:
-    """Every key of a workflow is a name; `true:` or `1:` would be read as a boolean or a number."""
-    pending = [root]
-    seen: set[int] = set()
-    while pending:
-        node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, MappingNode):
-            for key, value in node.value:
-                if isinstance(key, ScalarNode) and key.value != "<<" and not isinstance(scalar_value(key), str):
-                    line, col = node_position(key)
-                    raise InputError(
-                        source.display_path,
-                        line,
-                        col,
-                        f"the key `{key.value}` reads as a {key.tag.rsplit(':', 1)[-1]}, not a name; "
-                        f"quote it ('{key.value}':) or rename it",
-                    )
-                pending.extend((key, value))
-        elif isinstance(node, SequenceNode):
-            pending.extend(node.value)
-
-
 def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
     root = _document(source)
-    _check_mapping_keys(source, root)
+    check_keys_are_names(root, source.display_path)
     plain = to_plain(root)
     jobs_node = mapping_get(root, "jobs")
     if "jobs" not in plain or "on" not in plain or not isinstance(jobs_node, MappingNode):
