@@ -80,7 +80,7 @@ def test_gitlab_markdown_counts_pipelines(gitlab: FixtureServer) -> None:
     lines = completed.stdout.splitlines()
     assert lines[0] == "### Go cache report for group/svc (3 of 3 pipelines read)"
     assert "| test | test | go-build | 3 | 33% | 33% | 33% | 7.0s | 7.5s | - |" in lines
-    assert "_1 job logs was missing (expired or erased)._" in lines
+    assert "_1 job log was missing (expired or erased)._" in lines
 
 
 def test_gitlab_rate_limit_beyond_the_bound_is_partial(gitlab: FixtureServer) -> None:
