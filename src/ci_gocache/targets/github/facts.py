@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ci_gocache.repo import RepoFacts
+
+
+GO_USING_ACTIONS = ("golang/govulncheck-action", "ko-build/setup-ko")
+MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+LINT_ACTION = "golangci/golangci-lint-action"
+SETUP_GO = "actions/setup-go"
 
 
 @dataclass
