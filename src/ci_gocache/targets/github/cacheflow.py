@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_gocache.targets.github import triggers
-from ci_gocache.targets.github.facts import JobFacts, StepFacts, WorkflowFacts
+from ci_gocache.targets.github.facts import JobFacts, StepFacts, WorkflowFacts, runner_systems
 
 OUR_DIRS_OUTPUT = "steps.go-cache-dirs.outputs."
 PRIMARY_KEY = re.compile(r"^\$\{\{\s*steps\.([A-Za-z0-9_-]+)\.outputs\.cache-primary-key\s*\}\}$")
@@ -83,21 +83,6 @@ class FlowFinding:
         }
 
 
-def _systems(job: JobFacts) -> frozenset[str]:
-    found = set()
-    for label in job.runs_on:
-        lowered = label.lower()
-        if "windows" in lowered:
-            found.add("Windows")
-        elif "macos" in lowered or lowered.startswith("mac"):
-            found.add("macOS")
-        elif "ubuntu" in lowered or "linux" in lowered:
-            found.add("Linux")
-        else:
-            found.add("?")
-    return frozenset(found or {"?"})
-
-
 def _same_runner(first: frozenset[str], second: frozenset[str]) -> bool:
     return "?" in first or "?" in second or bool(first & second)
 
@@ -136,7 +121,7 @@ def job_flows(workflow: WorkflowFacts, job: JobFacts) -> tuple[list[CacheRestore
     """The Go caches one job restores and saves."""
     restores: list[CacheRestore] = []
     saves: list[CacheSave] = []
-    systems = _systems(job)
+    systems = runner_systems(job)
     events = workflow.events
     go_cache_steps = {cache.step_index: cache for cache in job.caches}
     keys_by_step: dict[str, tuple[str, str]] = {}
