@@ -147,15 +147,7 @@ def test_a_sub_modules_dependency_bump_changes_the_module_key_of_jobs_that_build
 
 
 ACTION_MODULE = Path(__file__).resolve().parent / "fixtures" / "action" / "module"
-SIMPLE_WORKFLOW = """name: ci
-on:
-  push:
-    branches: [main]
-permissions:
-  contents: read
-jobs:
-  build:
-    runs-on: ubuntu-latest
+GO_STEPS = """\
     steps:
       - uses: actions/checkout@v4
         with:
@@ -165,6 +157,10 @@ jobs:
           go-version-file: go.mod
       - run: go build ./ids
 """
+SIMPLE_WORKFLOW = (
+    "name: ci\non:\n  push:\n    branches: [main]\npermissions:\n  contents: read\njobs:\n"
+    "  build:\n    runs-on: ubuntu-latest\n" + GO_STEPS
+)
 
 
 def _go_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -246,16 +242,6 @@ def test_windows_legs_of_raw_steps_keep_the_caches_on_the_work_drive(tmp_path, r
     assert written == {name: expected[name] for name in moved}
 
 
-GO_STEPS = """\
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          persist-credentials: false
-      - uses: actions/setup-go@v5
-        with:
-          go-version-file: go.mod
-      - run: go build ./...
-"""
 WINDOWS_AND_LINUX_JOBS = (
     "name: ci\non: {on}\npermissions:\n  contents: read\njobs:\n"
     + "  linux:\n    runs-on: ubuntu-latest\n" + GO_STEPS
