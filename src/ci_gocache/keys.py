@@ -28,8 +28,8 @@ import re
 import stat
 from collections import namedtuple
 
-# No pathlib, typing or dataclasses: the action's key phase imports this module, and importing
-# them costs that phase about as much CPU as walking a tree of thousands of files.
+# No pathlib, typing or dataclasses: the action's key phase, which every job runs, imports this
+# module, and together they cost it about as much CPU as walking 20,000 files (bench/key_speed.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable

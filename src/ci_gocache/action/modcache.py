@@ -18,8 +18,8 @@ import subprocess
 
 from ci_gocache import keys
 
-# No shutil, pathlib or dataclasses at import: the key phase imports this module (holds_modules)
-# in every job, and importing them would cost it more CPU than its own work.
+# No shutil, pathlib or dataclasses at import: the key phase, which every job runs, imports this
+# module (holds_modules), and each of them adds milliseconds of CPU to it (bench/key_speed.py).
 
 # Go's own toolchain downloads (GOTOOLCHAIN) live in the module cache but are never in a go.sum.
 ALWAYS_KEPT = ("golang.org/toolchain",)
@@ -81,7 +81,7 @@ def _remove_tree(path: str) -> None:
             os.chmod(target, stat.S_IRWXU)
         function(target)
 
-    import shutil
+    import shutil  # here, not at the top: see the imports
 
     for directory, subdirectories, _ in os.walk(path):
         for name in subdirectories:

@@ -30,7 +30,8 @@ import stat
 import time
 from collections import namedtuple
 
-# Not typing nor shutil at import: the key phase imports this module (entry_names) in every job.
+# Neither typing nor shutil at import: the key phase, which every job runs, imports this module
+# (entry_names).
 
 # Go refreshes an entry's mtime on use only if it is at least this old (cmd/go/internal/cache).
 MTIME_INTERVAL_SECONDS = 3600
