@@ -425,6 +425,18 @@ def build_history(work: Path, commits: int, module_set: str, toolchains: Toolcha
     return root, records
 
 
+def setup_go_v5_hits_as_v7(history: Path, commits: list[dict[str, Any]]) -> bool:
+    """Whether setup-go's go.sum key (v4-v6.2) changes on exactly the commits where its go.mod key (v7)
+    does: both hold the Go version, so compare (go line, go.mod blob) with (go line, go.sum blob)."""
+    def blob(commit: str, name: str) -> str:
+        completed = subprocess.run(["git", "-C", str(history), "rev-parse", f"{commit}:{name}"], capture_output=True, text=True, check=False)
+        return completed.stdout.strip() if completed.returncode == 0 else ""
+
+    v7 = [(commit["go_line"], blob(commit["commit"], "go.mod")) for commit in commits]
+    v5 = [(commit["go_line"], blob(commit["commit"], "go.sum")) for commit in commits]
+    return all((v7[i] == v7[j]) == (v5[i] == v5[j]) for i in range(len(commits)) for j in range(i))
+
+
 def checkout(history: Path, commit: str, workspace: Path) -> None:
     remove_tree(workspace)
     workspace.mkdir(parents=True)
@@ -1095,6 +1107,10 @@ def per_event_ratios(repetitions: list[dict[str, list[dict[str, Any]]]], model: 
                                                       ("service_model", {}, model), ("service_model_cold_paired", cold, model)):
                         value = sum(_paired_seconds(r, pairing, service) for r in ours) / sum(_paired_seconds(r, pairing, service) for r in theirs)
                         variants.setdefault(event, {}).setdefault(variant, []).append(value)
+                    # CPU seconds of every phase (rusage of the child processes): what load does not stretch.
+                    theirs_cpu = sum(sum(r.get("cpu_seconds", {}).values()) for r in theirs)
+                    if theirs_cpu:
+                        variants[event].setdefault("cpu", []).append(sum(sum(r.get("cpu_seconds", {}).values()) for r in ours) / theirs_cpu)
             ratios.setdefault(baseline, {})[name] = {
                 event: {variant: _spread(values) for variant, values in by_variant.items()} for event, by_variant in variants.items()
             }
@@ -1161,21 +1177,26 @@ def concurrent_restore(repetitions: list[dict[str, list[dict[str, Any]]]], model
     }
 
 
-def event_costs(result: dict[str, Any]) -> dict[str, Any]:
+def _shown_path(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def event_costs(result: dict[str, Any], json_path: Path = BENCH / "results" / "cache_benchmark.json") -> dict[str, Any]:
     """The per-event seconds in the format `ci-gocache simulate --costs` reads."""
     summary = result["repeated"]
     model = summary["model"]
     strategies = {name: costs for name, costs in summary["per_event"].items() if name in SIMULATED_STRATEGIES}
     extra_notes = []
-    if "setup-go-go.sum" not in strategies and "setup-go" in strategies and result.get("go_sum_changes_with_go_mod"):
+    if "setup-go-go.sum" not in strategies and "setup-go" in strategies and result.get("setup_go_v5_hits_as_v7"):
         # Not run: its key misses and hits exactly where v7's does on this history.
         strategies["setup-go-go.sum"] = dict(strategies["setup-go"])
-        extra_notes.append("setup-go-go.sum was not run: every commit of this history that changes go.sum also changes go.mod "
-                           "(and the pull request changes neither), so its key misses and hits where setup-go's does; its "
-                           "costs are setup-go's.")
+        extra_notes.append("setup-go-go.sum was not run: on this history its key (Go version and go.sum) changes exactly "
+                           "where setup-go's (Go version and go.mod) does, and the pull request changes neither, so it "
+                           "misses and hits on the same runs; its costs are setup-go's.")
     return {
         "format": "ci-gocache-costs/1",
-        "source": f"bench/results/cache_benchmark.json, {result['finished']}, {result['config']['command']}",
+        "source": f"{_shown_path(json_path)}, {result['finished']}, {result['config']['command']}",
         "notes": [
             f"Median seconds of each kind of run over {summary['repetitions']} repetitions of the history (restore + go mod "
             "download + build + test + save; checkout and toolchain set-up left out), with the modelled cache service added: "
@@ -1356,8 +1377,8 @@ def _render_event_ratios(repeated: dict[str, Any]) -> list[str]:
         "Each repetition's seconds on the runs of that kind ÷ the baseline's on the same runs. Cold-paired: a run that "
         "built from scratch is charged the no-cache time of its commit. Service: plus the modelled cache service.",
         "",
-        "| strategy | vs | event | raw | cold-paired | service | service, cold-paired |",
-        "|---|---|---|---|---|---|---|",
+        "| strategy | vs | event | raw | cold-paired | service | service, cold-paired | CPU |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for baseline, by_name in repeated.get("per_event_ratios", {}).items():
         for name, by_event in by_name.items():
@@ -1365,7 +1386,7 @@ def _render_event_ratios(repeated: dict[str, Any]) -> list[str]:
                 lines.append(
                     f"| {name} | {baseline} | {event.replace('_', ' ')} | {_spread_text(spreads['raw'])} | "
                     f"{_spread_text(spreads['cold_paired'])} | {_spread_text(spreads['service_model'])} | "
-                    f"{_spread_text(spreads['service_model_cold_paired'])} |"
+                    f"{_spread_text(spreads['service_model_cold_paired'])} | {_spread_text(spreads.get('cpu', _spread([])))} |"
                 )
     thinning = repeated.get("thinning")
     if thinning:
@@ -1502,7 +1523,17 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads(args.render.read_text())
         result["summary"] = summarise(result["runs"])
         if "repetitions" in result:
-            result["repeated"] = summarise_repetitions(result["repetitions"], result.get("repeated", {}).get("model", model))
+            complete = [runs for runs in result["repetitions"] if runs.keys() == result["repetitions"][-1].keys()
+                        and all(len(records) == len(result["repetitions"][-1][name]) for name, records in runs.items())]
+            result["repeated"] = summarise_repetitions(complete, result.get("repeated", {}).get("model", model))
+        first = result["history"][0]["commit"]
+        for candidate in sorted(args.work.glob("history-*")):
+            if candidate.is_dir() and subprocess.run(["git", "-C", str(candidate), "cat-file", "-e", first], capture_output=True).returncode == 0:
+                result["setup_go_v5_hits_as_v7"] = setup_go_v5_hits_as_v7(candidate, result["history"])
+                break
+        if "repeated" in result and all(len(costs) == len(EVENT_OF_KIND) for name, costs in result["repeated"]["per_event"].items()
+                                        if name in SIMULATED_STRATEGIES):
+            (args.render.parent / "event_costs.json").write_text(json.dumps(event_costs(result, args.render), indent=2) + "\n")
         args.render.write_text(json.dumps(result, indent=1) + "\n")
         args.render.with_suffix(".md").write_text(render_markdown(result))
         args.render.with_suffix(".svg").write_text(render_svg(result))
@@ -1522,11 +1553,7 @@ def main(argv: list[str] | None = None) -> int:
     history, commits = build_history(work, args.commits, args.modules, toolchains, args.proxy)
     log(f"history: {history} ({len(commits)} commits)")
     action = patched_action_inputs(history, commits[0]["commit"], work) if "ci-gocache" in names else {"inputs": {}}
-    go_sum_changes_with_go_mod = all(
-        ("go.mod" in changed) == ("go.sum" in changed)
-        for changed in (set(output_of(["git", "diff", "--name-only", before["commit"], after["commit"]], history, dict(os.environ)).split())
-                        for before, after in zip(commits, commits[1:]))
-    )
+    v5_hits_as_v7 = setup_go_v5_hits_as_v7(history, commits)
     strategies = make_strategies(names, work, args.compression, action["inputs"])
     repetitions: list[dict[str, list[dict[str, Any]]]] = []
 
@@ -1564,7 +1591,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "toolchains": toolchains.versions,
             "history": commits,
-            "go_sum_changes_with_go_mod": go_sum_changes_with_go_mod,
+            "setup_go_v5_hits_as_v7": v5_hits_as_v7,
             "strategies": {strategy.name: strategy.description for strategy in strategies},
             "ci_gocache_action_inputs": action["inputs"],
             "ci_gocache_patched_steps": action.get("steps", []),
@@ -1601,7 +1628,7 @@ def main(argv: list[str] | None = None) -> int:
         args.results.mkdir(parents=True, exist_ok=True)
         if complete and all(len(costs) == len(EVENT_OF_KIND) for name, costs in result["repeated"]["per_event"].items()
                             if name in SIMULATED_STRATEGIES):
-            (args.results / "event_costs.json").write_text(json.dumps(event_costs(result), indent=2) + "\n")
+            (args.results / "event_costs.json").write_text(json.dumps(event_costs(result, args.results / "cache_benchmark.json"), indent=2) + "\n")
         (args.results / "cache_benchmark.json").write_text(json.dumps(result, indent=1) + "\n")
         (args.results / "cache_benchmark.md").write_text(render_markdown(result))
         (args.results / "cache_benchmark.svg").write_text(render_svg(result))
