@@ -1510,6 +1510,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cache-runs", choices=["all", "cold-commits"], default="all",
                         help="cold-commits: no-cache runs only the dependency bump, new dependency and Go version change, "
                              "the commits the cold pairing needs (not source-only pushes, the pull request or the initial commit)")
+    parser.add_argument("--start-repetition", type=int, default=1,
+                        help="the first repetition to run (its seeds are those of that repetition): resume a run cut short, "
+                             "then merge the JSON files' repetitions")
     parser.add_argument("--once", default="", help="comma-separated strategies that run in the first repetition only")
     parser.add_argument("--drop-caches", action="store_true", help="empty the page cache before each run (needs root)")
     parser.add_argument("--lookup-seconds", type=float, default=SERVICE_MODEL["lookup_seconds"])
@@ -1554,7 +1557,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"history: {history} ({len(commits)} commits)")
     action = patched_action_inputs(history, commits[0]["commit"], work) if "ci-gocache" in names else {"inputs": {}}
     v5_hits_as_v7 = setup_go_v5_hits_as_v7(history, commits)
-    strategies = make_strategies(names, work, args.compression, action["inputs"])
+    once = {name.strip() for name in args.once.split(",") if name.strip()}
+    strategies = make_strategies(names if args.start_repetition == 1 else [n for n in names if n not in once],
+                                 work, args.compression, action["inputs"])
+    descriptions = {strategy.name: strategy.description for strategy in strategies}
     repetitions: list[dict[str, list[dict[str, Any]]]] = []
 
     def skipped(name: str, commit: dict[str, Any], pull_request: int) -> bool:
@@ -1571,7 +1577,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = complete[0] if complete else repetitions[0]
         loads = [record["load_before"] for each in repetitions for records in each.values() for record in records]
         result: dict[str, Any] = {
-            "partial": done < len(commits) * args.repeat,
+            "partial": done < len(commits) * (args.repeat - args.start_repetition + 1),
             "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_seconds": round(time.monotonic() - started_wall, 1),
             "config": {
@@ -1592,7 +1598,7 @@ def main(argv: list[str] | None = None) -> int:
             "toolchains": toolchains.versions,
             "history": commits,
             "setup_go_v5_hits_as_v7": v5_hits_as_v7,
-            "strategies": {strategy.name: strategy.description for strategy in strategies},
+            "strategies": descriptions,
             "ci_gocache_action_inputs": action["inputs"],
             "ci_gocache_patched_steps": action.get("steps", []),
             "sources": {
@@ -1635,9 +1641,8 @@ def main(argv: list[str] | None = None) -> int:
         return result
 
     done = 0
-    once = {name.strip() for name in args.once.split(",") if name.strip()}
-    for repetition in range(args.repeat):
-        if repetition:
+    for repetition in range(args.start_repetition - 1, args.repeat):
+        if repetition > args.start_repetition - 1:
             active = [name for name in names if name not in once]
             strategies = make_strategies(active, work, args.compression, action["inputs"])  # empty stores again
         runs: dict[str, list[dict[str, Any]]] = {strategy.name: [] for strategy in strategies}
@@ -1663,7 +1668,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             done += 1 if not pull_request else 0
             write_results(done)
-    result = write_results(len(commits) * args.repeat)
+    result = write_results(len(commits) * (args.repeat - args.start_repetition + 1))
     print(render_markdown(result).split("## Job seconds per run")[0])
     log(f"wrote {args.results}/cache_benchmark.{{json,md,svg}} and event_costs.json")
     return 0
