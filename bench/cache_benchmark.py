@@ -1182,6 +1182,29 @@ def _shown_path(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
+def repetition_complete(runs: dict[str, list[dict[str, Any]]]) -> bool:
+    """Every strategy but no-cache (which may skip it) ran the closing pull request."""
+    return all(records and records[-1]["kind"] == "pull-request" for name, records in runs.items() if name != "no-cache")
+
+
+def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several runs of the same history: their complete repetitions, in order."""
+    merged = dict(results[0])
+    merged["repetitions"] = [runs for result in results for runs in result["repetitions"] if repetition_complete(runs)]
+    merged["runs"] = merged["repetitions"][0]
+    merged["partial"] = False
+    merged["finished"] = results[-1]["finished"]
+    merged["wall_seconds"] = round(sum(result["wall_seconds"] for result in results), 1)
+    known = {cls.name: cls.description for cls in (NoCache, SetupGoDefault, SetupGoSumKeyed, ActionsCacheReadme, CiGocache, CiGocacheSaveEveryChange)}
+    merged["strategies"] = {name: known.get(name, "") for runs in merged["repetitions"] for name in runs}
+    merged["config"] = dict(results[0]["config"], command=" ; ".join(result["config"]["command"] for result in results),
+                            repeat=len(merged["repetitions"]))
+    loads = [record["load_before"] for runs in merged["repetitions"] for records in runs.values() for record in records]
+    merged["machine"] = dict(results[0]["machine"], load_end=results[-1]["machine"]["load_end"],
+                             load_mean=round(statistics.mean(loads), 2) if loads else None)
+    return merged
+
+
 def event_costs(result: dict[str, Any], json_path: Path = BENCH / "results" / "cache_benchmark.json") -> dict[str, Any]:
     """The per-event seconds in the format `ci-gocache simulate --costs` reads."""
     summary = result["repeated"]
@@ -1295,7 +1318,7 @@ def render_markdown(result: dict[str, Any]) -> str:
             "",
             f"## {name}",
             "",
-            result["strategies"][name],
+            result["strategies"].get(name, ""),
             "",
             "| run | hits | restore s | restored | download s | build s | test s | save s | saved | GOCACHE after build | saved build cache | trimmed | load |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -1504,6 +1527,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxy", default=DEFAULT_PROXY, help="GOPROXY for every run")
     parser.add_argument("--work", type=Path, default=BENCH / "work")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="join the complete repetitions of these results (a run resumed with --start-repetition) into "
+                             "--results, then write the markdown, SVG and event costs as --render does")
     parser.add_argument("--render", type=Path, metavar="JSON", help="only write the markdown and SVG again from this JSON")
     parser.add_argument("--repeat", type=int, default=3, help="replays of the whole history, each from empty stores (default 3)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the strategy order per commit (default 1)")
@@ -1522,12 +1548,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = {"lookup_seconds": args.lookup_seconds, "save_fixed_seconds": args.save_fixed_seconds,
              "download_mbps": args.download_mbps, "upload_mbps": args.upload_mbps}
+    if args.merge:
+        merged = merge_results([json.loads(path.read_text()) for path in args.merge])
+        args.results.mkdir(parents=True, exist_ok=True)
+        args.render = args.results / "cache_benchmark.json"
+        args.render.write_text(json.dumps(merged, indent=1) + "\n")
     if args.render:
         result = json.loads(args.render.read_text())
         result["summary"] = summarise(result["runs"])
         if "repetitions" in result:
-            complete = [runs for runs in result["repetitions"] if runs.keys() == result["repetitions"][-1].keys()
-                        and all(len(records) == len(result["repetitions"][-1][name]) for name, records in runs.items())]
+            complete = [runs for runs in result["repetitions"] if repetition_complete(runs)]
             result["repeated"] = summarise_repetitions(complete, result.get("repeated", {}).get("model", model))
         first = result["history"][0]["commit"]
         for candidate in sorted(args.work.glob("history-*")):
