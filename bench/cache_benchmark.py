@@ -1635,8 +1635,8 @@ def main(argv: list[str] | None = None) -> int:
                 relative: {"sha256": file_sha256(REPO / relative),
                            "committed": subprocess.run(["git", "-C", str(REPO), "ls-files", "--error-unmatch", relative],
                                                        capture_output=True, check=False).returncode == 0}
-                for relative in ("src/ci_gocache/action/trim.py", "src/ci_gocache/action/runtime.py", "src/ci_gocache/keys.py",
-                                 "tests/support/cachestore.py")
+                for relative in (*sorted(path.relative_to(REPO).as_posix() for path in (REPO / "src/ci_gocache/action").glob("*.py")),
+                                 "src/ci_gocache/keys.py", "tests/support/cachestore.py")
             },
             "runs": runs,
             "repetitions": repetitions,

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from ci_gocache.action import runtime
+from ci_gocache.action import report_phase
 from support.cachestore import CacheStore
 from support.composite import main_action, save_action
 from support.actionrunner import Runner, remove_tree
@@ -104,4 +104,4 @@ def test_a_forbidden_delete_warns_and_the_job_goes_on(first_push, tmp_path, api)
 def test_only_an_earlier_entry_of_the_same_job_and_leg_is_superseded(matched, expected):
     state = {"build": {"saved": True, "key": "p-Linux-X64-gobuild-go1.26.8-test.-d-2-1", "matched_key": matched,
                        "restore_keys": ["p-Linux-X64-gobuild-go1.26.8-test.-d-", "p-Linux-X64-gobuild-go1.26.8-test.-"]}}
-    assert runtime.superseded_build_key(state) == expected
+    assert report_phase.superseded_build_key(state) == expected

@@ -123,8 +123,10 @@ def test_run_scripts_take_values_through_env_not_expressions(action):
 def test_runtime_imports_with_the_standard_library_only():
     """What the action runs, imported by a Python that sees no site-packages at all (-I -S)."""
     probe = (
-        "import sys; sys.path.insert(0, 'src');"
-        "import ci_gocache.action.runtime, ci_gocache.action.trim, ci_gocache.keys, ci_gocache.action.records, ci_gocache.keyexplain;"
+        "import sys, os, importlib; sys.path.insert(0, 'src');"
+        # every module of the action package: runtime imports each phase's module only when it runs
+        "[importlib.import_module('ci_gocache.action.' + n[:-3]) for n in sorted(os.listdir('src/ci_gocache/action')) if n.endswith('.py')];"
+        "import ci_gocache.keys, ci_gocache.keyexplain;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names and m != '__main__'))"
     )
     completed = subprocess.run([sys.executable, "-I", "-S", "-c", probe], cwd=REPO, capture_output=True, text=True)
@@ -132,6 +134,7 @@ def test_runtime_imports_with_the_standard_library_only():
     loaded = eval(completed.stdout)  # a printed list of module names
     assert loaded and all(name == "ci_gocache" or name.startswith("ci_gocache.") for name in loaded), loaded
     assert "ci_gocache.cli" not in loaded
+    assert {"ci_gocache.action.runtime", "ci_gocache.action.keys_phase", "ci_gocache.action.report_phase"} <= set(loaded)
 
 
 def test_docs_document_every_input_and_output():

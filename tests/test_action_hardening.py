@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_gocache.action import runtime as action_runtime
-from ci_gocache.action import trim
+from ci_gocache.action import goenv, summary, trim
+from ci_gocache.action.state import new_state_path
 from ci_gocache.reporting.records import parse_records
 from support.cachestore import CacheStore
 from support.composite import Job, main_action, save_action
@@ -255,10 +255,10 @@ def test_gotoolchain_comes_from_the_environment_then_go_env_files(tmp_path):
     goroot.mkdir()
     (goroot / "go.env").write_text("GOPROXY=https://proxy.golang.org,direct\nGOTOOLCHAIN=local\n")
     user.write_text("GOTOOLCHAIN=go1.26.9+auto\n")
-    assert action_runtime.configured_gotoolchain({"GOTOOLCHAIN": "auto"}, str(user), str(goroot)) == "auto"
-    assert action_runtime.configured_gotoolchain({}, str(user), str(goroot)) == "go1.26.9+auto"
-    assert action_runtime.configured_gotoolchain({}, str(tmp_path / "none"), str(goroot)) == "local"
-    assert action_runtime.configured_gotoolchain({}, "", "") == "auto"
+    assert goenv.configured_gotoolchain({"GOTOOLCHAIN": "auto"}, str(user), str(goroot)) == "auto"
+    assert goenv.configured_gotoolchain({}, str(user), str(goroot)) == "go1.26.9+auto"
+    assert goenv.configured_gotoolchain({}, str(tmp_path / "none"), str(goroot)) == "local"
+    assert goenv.configured_gotoolchain({}, "", "") == "auto"
 
 
 @pytest.mark.parametrize(
@@ -274,7 +274,7 @@ def test_gotoolchain_comes_from_the_environment_then_go_env_files(tmp_path):
     ],
 )
 def test_the_key_names_the_go_the_build_switches_to(local, gotoolchain, mods, expected):
-    assert action_runtime.required_go_version(local, gotoolchain, mods) == expected
+    assert goenv.required_go_version(local, gotoolchain, mods) == expected
 
 
 # ---------------------------------------------------------------- printed values, state, output encoding
@@ -327,7 +327,7 @@ def test_each_use_of_the_action_gets_its_own_state_and_its_own_save(tmp_path):
 
 def test_without_runner_temp_the_state_file_has_an_unpredictable_name(tmp_path):
     env = {"TMPDIR": str(tmp_path)}
-    paths = {action_runtime.new_state_path(env) for _ in range(2)}
+    paths = {new_state_path(env) for _ in range(2)}
     assert len(paths) == 2
     assert all(Path(path).parent == tmp_path and "ci-gocache-state.json" not in path for path in paths)
     assert all(Path(path).stat().st_mode & 0o077 == 0 for path in paths)
@@ -354,7 +354,7 @@ def test_non_ascii_names_print_as_utf8_under_a_cp1252_console(tmp_path):
 
 
 def test_five_hundred_go_sum_files_print_as_a_count_and_a_short_list(tmp_path):
-    assert action_runtime.summarize_files([f"m{index:03d}/go.sum" for index in range(500)]) == (
+    assert summary.summarize_files([f"m{index:03d}/go.sum" for index in range(500)]) == (
         "m000/go.sum, m001/go.sum, m002/go.sum, m003/go.sum, m004/go.sum and 495 more"
     )
 

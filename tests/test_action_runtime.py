@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ci_gocache import keys
-from ci_gocache.action import runtime as action_runtime
+from ci_gocache.action import goenv, report_phase, save_policy, summary, workflow_commands
 from ci_gocache.reporting.records import parse_records
 from support.cachestore import CacheStore
 from support.composite import Job, main_action, read_file_command, save_action
@@ -40,12 +40,12 @@ FIXTURE = Path(__file__).parent / "fixtures" / "action" / "module"
     ],
 )
 def test_save_policy(policy, event, ref, expected):
-    allowed, reason = action_runtime.save_decision(policy, event, ref, "main")
+    allowed, reason = save_policy.save_decision(policy, event, ref, "main")
     assert allowed is expected, reason
 
 
 def test_auto_does_not_save_when_the_default_branch_is_unknown():
-    allowed, reason = action_runtime.save_decision("auto", "push", "refs/heads/main", "")
+    allowed, reason = save_policy.save_decision("auto", "push", "refs/heads/main", "")
     assert not allowed and "default branch is unknown" in reason
 
 
@@ -69,7 +69,7 @@ def test_auto_does_not_save_when_the_default_branch_is_unknown():
     ],
 )
 def test_windows_caches_move_to_the_work_drive(env, current, expected):
-    assert action_runtime.faster_drive_dirs(env, current) == expected
+    assert goenv.faster_drive_dirs(env, current) == expected
 
 
 def _job(tmp_path: Path, **options) -> Job:
@@ -186,7 +186,7 @@ def test_failed_job_is_not_trimmed(tmp_path):
 
 def test_multiline_outputs_use_heredocs_the_runner_reads(tmp_path):
     output = tmp_path / "out"
-    action_runtime.set_outputs({"GITHUB_OUTPUT": str(output)}, {"one": "a", "many": "x-\ny-"})
+    workflow_commands.set_outputs({"GITHUB_OUTPUT": str(output)}, {"one": "a", "many": "x-\ny-"})
     assert read_file_command(output) == {"one": "a", "many": "x-\ny-"}
 
 
@@ -202,9 +202,9 @@ def test_report_writes_a_summary_table_and_one_record_per_cache():
                   "saved_bytes": 8 << 20, "trimmed_entries": 12, "trimmed_bytes": 2 << 20, "save_reason": "push"},
     }
     env = {"GITHUB_JOB": "test", "GITHUB_RUN_ID": "9", "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "GITHUB_REF": "refs/heads/main"}
-    records = action_runtime.build_records(state, env)
+    records = report_phase.build_records(state, env)
     assert [record["cache"] for record in records] == ["mod", "build"]
     assert records[1] | {"hit": "partial", "trimmed_entries": 12, "saved": True, "size_bytes": 8 << 20, "job": "test"} == records[1]
-    markdown = action_runtime.summary_markdown(state, records)
+    markdown = summary.summary_markdown(state, records)
     assert "| modules | **exact** | `p-Linux-X64-gomod-abc` | `p-Linux-X64-gomod-abc` | 2.0 KiB | 1.5 s | — | no: exact hit" in markdown
     assert "| build | **partial** | `p-b-1` | `p-b-0` | 10.0 MiB | 0.5 s | 12 entries, 2.0 MiB | yes, 8.0 MiB in 2.0 s |" in markdown

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_gocache.action import runtime as action_runtime
+from ci_gocache.action import save_policy
+from ci_gocache.action.inputs import ActionError
 from ci_gocache.reporting.records import parse_records
 from support.cachestore import CacheStore
 from support.composite import Job, main_action, save_action
@@ -155,10 +156,10 @@ def test_a_bad_threshold_fails_the_restore_step_before_the_build(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [("5%", (5.0, True)), (" 12 ", (12.0, False)), ("2.5 %", (2.5, True))])
 def test_threshold_text(text, expected):
-    assert action_runtime.parse_min_change(text) == expected
+    assert save_policy.parse_min_change(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "-1", "101%", "5%%", "nan", "1e3"])
 def test_threshold_text_that_is_refused(text):
-    with pytest.raises(action_runtime.ActionError):
-        action_runtime.parse_min_change(text)
+    with pytest.raises(ActionError):
+        save_policy.parse_min_change(text)

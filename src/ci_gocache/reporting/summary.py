@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from ci_gocache.action import runtime as action_runtime
+from ci_gocache.action import summary as action_summary
 from ci_gocache.reporting.logs import cache_label
 from ci_gocache.reporting.model import Collection
 
@@ -146,4 +146,4 @@ def _duplicates(entries: list[dict[str, Any]], default_ref: str) -> dict[str, in
 
 def human_bytes(value: int | float | None) -> str:
     """Sizes as the action's job summary prints them (KiB, MiB, GiB); "-" when unknown."""
-    return "-" if value is None else action_runtime.human_bytes(int(value))
+    return "-" if value is None else action_summary.human_bytes(int(value))

@@ -76,7 +76,7 @@ def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
 
 def _work_drive_script() -> list[str]:
     """Windows legs: GOMODCACHE and GOCACHE on the drive of RUNNER_TEMP, as the action does
-    (action/runtime.py, faster_drive_dirs). Hosted Windows runners keep Go's caches on C:, which
+    (action/goenv.py, faster_drive_dirs). Hosted Windows runners keep Go's caches on C:, which
     extracts a restore many times slower than the work drive D:. A variable the workflow sets, or a
     cache already on that drive, stays; later steps get the new place through GITHUB_ENV."""
     upper = "tr '[:lower:]' '[:upper:]'"
