@@ -1636,7 +1636,7 @@ def main(argv: list[str] | None = None) -> int:
                            "committed": subprocess.run(["git", "-C", str(REPO), "ls-files", "--error-unmatch", relative],
                                                        capture_output=True, check=False).returncode == 0}
                 for relative in (*sorted(path.relative_to(REPO).as_posix() for path in (REPO / "src/ci_gocache/action").glob("*.py")),
-                                 "src/ci_gocache/keys.py", "tests/support/cachestore.py")
+                                 "src/ci_gocache/keys.py", "src/ci_gocache/sumfiles.py", "tests/support/cachestore.py")
             },
             "runs": runs,
             "repetitions": repetitions,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ci_gocache import keys
+import pytest
+
+from ci_gocache import keys, sumfiles
 
 
 def _module(root: Path, directory: str, with_sum: bool = True) -> None:
@@ -116,16 +118,19 @@ def test_changed_sum_files_names_each_change():
     }
 
 
-def test_keys_module_imports_only_the_standard_library():
+@pytest.mark.parametrize("module", [keys, sumfiles], ids=["keys", "sumfiles"])
+def test_keys_module_imports_only_the_standard_library(module):
+    """keys and the go.sum discovery it uses (sumfiles): the standard library and each other only."""
     import ast
 
-    source = Path(keys.__file__).read_text()
+    source = Path(module.__file__).read_text()
     imported = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
+            imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
+            imported.add(node.module)
     import sys
 
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+    outside = {name for name in imported if name.split(".")[0] not in set(sys.stdlib_module_names) | {"__future__"}}
+    assert outside <= {"ci_gocache.sumfiles"}
