@@ -20,7 +20,7 @@ ALWAYS_SAVE_EVENTS = ("push", "schedule", "workflow_dispatch")
 # of the whole cache, about a tenth of a cold build's time; skipping it costs the next run the
 # recompiling of what was new, at most this share of the entries: see thinned_build_save.
 DEFAULT_BUILD_SAVE_MIN_CHANGE = "5%"
-_MIN_CHANGE = re.compile(r"^(\d+(?:\.\d+)?)\s*(%?)$")
+MIN_CHANGE_PATTERN = r"^(\d+(?:\.\d+)?)\s*(%?)$"
 
 
 def default_branch(env: dict[str, str]) -> str:
@@ -67,7 +67,7 @@ def save_decision(policy: str, event_name: str, ref: str, branch: str) -> tuple[
 def parse_min_change(text: str) -> tuple[float, bool]:
     """build-save-min-change: `5%` (a share of the restored entries) or `200` (entries), as
     (value, is a share). `0` always saves a changed cache."""
-    match = _MIN_CHANGE.match(text.strip())
+    match = re.match(MIN_CHANGE_PATTERN, text.strip())
     if not match or (match.group(2) and float(match.group(1)) > 100):
         raise ActionError(
             f"input build-save-min-change: expected a share of the restored entries such as 5% or a number of "
