@@ -6,9 +6,14 @@ walk must skip), then times, side by side in one run, each as a fresh process:
   shell          bash -c 'find . -name go.sum | sort | xargs sha256sum | sha256sum'
   action         the action's key phase exactly as action.yml runs it (`python -I -S -c ...
                  keys`, `go env` included), modules '**/go.sum': one walk of the whole tree
+  action-auto    the same with GOTOOLCHAIN unset (Go's default, auto): the phase then also reads
+                 every keyed module's go.mod for the Go version a build would switch to
   action-work    the same with the default modules input and a go.work at the root (reads
                  go.work and the 500 go.sum files, no walk)
-  cli            `ci-gocache key .` (no go.mod or go.work at the root: every go.sum below it)
+  cli            `ci-gocache key .` (no go.mod or go.work at the root: every go.sum below it), run
+                 as pip installs it: the console script beside this Python
+  cli-on-PATH    the same through the `ci-gocache` on PATH when that is another program, such as
+                 a pyenv shim (a bash script that starts more processes); shown, not a target
 
 Targets (issue 18): action <= 1.5x shell, cli <= 2x shell. Run by hand:
 
@@ -18,6 +23,7 @@ Targets (issue 18): action <= 1.5x shell, cli <= 2x shell. Run by hand:
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import shutil
@@ -98,23 +104,30 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    # As pip leaves an installed package: byte-compiled. Without this, a PYTHONDONTWRITEBYTECODE
+    # in the environment would make every timed run compile the package from source.
+    compileall.compile_dir(str(SRC), quiet=1)
     root = Path(tempfile.mkdtemp(prefix="ci-gocache-keyspeed-"))
     try:
         generate(root, args.modules, args.files)
         count = sum(len(names) for _, _, names in os.walk(root))
         print(f"monorepo: {args.modules} modules, {count} files in {root}")
         temp = Path(tempfile.mkdtemp(prefix="ci-gocache-keyspeed-temp-"))
-        cli = shutil.which("ci-gocache")
-        if cli is None:
-            raise SystemExit("ci-gocache is not on PATH: pip install -e . first")
+        cli = str(Path(sys.executable).parent / ("ci-gocache.exe" if os.name == "nt" else "ci-gocache"))
+        if not os.path.isfile(cli):
+            raise SystemExit(f"no {cli}: pip install -e . first")
+        cli_on_path = shutil.which("ci-gocache")
         cli_env = {**os.environ, "PYTHONPATH": str(SRC), "GOTOOLCHAIN": "local"}
         action = [sys.executable, "-I", "-S", "-c", ACTION, str(SRC), "keys"]
         commands = {
             "shell": (["bash", "-c", SHELL], None),
             "action": (action, action_env(root, temp, "**/go.sum")),
+            "action-auto": (action, {name: value for name, value in action_env(root, temp, "**/go.sum").items() if name != "GOTOOLCHAIN"}),
             "action-work": (action, {**action_env(root, temp, ""), "GOWORK": ""}),
             "cli": ([cli, "key", "."], cli_env),
         }
+        if cli_on_path and os.path.realpath(cli_on_path) != os.path.realpath(cli):
+            commands["cli-on-PATH"] = ([cli_on_path, "key", "."], cli_env)
         (root / "go.work.off").rename(root / "go.work.keep")
         outputs = {}
         samples: dict[str, list[float]] = {name: [] for name in commands}
@@ -144,8 +157,10 @@ def main() -> int:
             )
         for name in ("action", "action-work"):
             print(f"{name}: {outputs[name].splitlines()[0]}")
+        if outputs["action-auto"] != outputs["action"]:
+            raise SystemExit("action-auto printed other keys than action")
         print(f"cli: {outputs['cli'].splitlines()[1]}")
-        for name, target in (("action", 1.5), ("action-work", 1.5), ("cli", 2.0)):
+        for name, target in (("action", 1.5), ("action-auto", 1.5), ("action-work", 1.5), ("cli", 2.0)):
             ratio = statistics.median(samples[name]) / shell
             cpu_ratio = statistics.median(cpu_samples[name]) / shell_cpu
             verdict = "met" if max(ratio, cpu_ratio) <= target else "NOT met"

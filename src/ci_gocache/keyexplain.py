@@ -236,7 +236,7 @@ def explain_previous_sums(root: Path, current: keys.WorkspaceKeys, previous: dic
     combined = hashlib.sha256()
     for content in contents:
         combined.update(hashlib.sha256(content).digest())
-    old_parts = keys.KeyParts(**{**current.parts.__dict__, "sums_digest": combined.hexdigest()})
+    old_parts = current.parts._replace(sums_digest=combined.hexdigest())
     previous_key = keys.module_cache_key(old_parts)
     if not changed:
         return Explanation("module", previous_key, "exact", ["the go.sum files are the same: the module cache would hit exactly"], previous_key)

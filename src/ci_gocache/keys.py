@@ -26,9 +26,13 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
+from collections import namedtuple
+
+# No pathlib, typing or dataclasses: the action's key phase, which every job runs, imports this
+# module, and together they cost it about as much CPU as walking 20,000 files (bench/key_speed.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 DEFAULT_PREFIX = "gocache-v1"
 MODULE_KIND = "gomod"
@@ -54,18 +58,13 @@ def skipped_directory(name: str) -> bool:
     return name in SKIPPED_DIRECTORIES or name.startswith((".", "_"))
 
 
-@dataclass(frozen=True)
-class KeyParts:
-    """The pieces a key is made of. Values may be literal text or GitHub expressions."""
+class KeyParts(namedtuple("KeyParts", "prefix os_name arch sums_digest go_version job scope run", defaults=("", "", "", ""))):
+    """The pieces a key is made of, all text. Values may be literal text or GitHub expressions.
 
-    prefix: str
-    os_name: str
-    arch: str
-    sums_digest: str
-    go_version: str = ""
-    job: str = ""
-    scope: str = ""
-    run: str = ""
+    prefix, os_name, arch, sums_digest, then optionally go_version, job, scope and run.
+    """
+
+    __slots__ = ()
 
 
 def _join(parts: list[str]) -> str:
@@ -204,21 +203,38 @@ def _normal(relative: str) -> str:
     return "" if cleaned == "." else cleaned
 
 
+_SEPARATORS = os.sep + (os.altsep or "")
+_SEPARATOR = re.compile("[" + re.escape(_SEPARATORS) + "]")
+
+
+def path_text(path: str | os.PathLike[str]) -> str:
+    """`str(Path(path))` without importing pathlib: empty and "." parts dropped."""
+    drive, rest = os.path.splitdrive(os.fspath(path))
+    anchor = drive + (os.sep if rest[:1] and rest[0] in _SEPARATORS else "")
+    return anchor + os.sep.join(part for part in _SEPARATOR.split(rest) if part not in ("", ".")) or "."
+
+
+def _on_disk(root: str | os.PathLike[str], relative: str) -> str:
+    """`str(Path(root) / relative)`: so `go.sum/` names the file, and an absolute `relative` stands alone."""
+    return path_text(os.path.join(os.fspath(root), relative))
+
+
 class DiskTree:
     """A working tree on disk, as go.sum discovery sees it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = root
 
     def is_file(self, relative: str) -> bool:
-        return (self.root / relative).is_file()
+        return os.path.isfile(_on_disk(self.root, relative))
 
     def lexists(self, relative: str) -> bool:
         """There is an entry of that name, whatever it is (a dangling link or a FIFO too)."""
-        return os.path.lexists(self.root / relative)
+        return os.path.lexists(_on_disk(self.root, relative))
 
     def read_text(self, relative: str) -> str:
-        return (self.root / relative).read_text(encoding="utf-8", errors="replace")
+        with open(_on_disk(self.root, relative), encoding="utf-8", errors="replace") as handle:
+            return handle.read()
 
     def files_named(self, names: set[str]) -> list[str]:
         return walk_files(self.root, names)
@@ -246,11 +262,11 @@ def is_walked(relative_path: str) -> bool:
     return not any(skipped_directory(part) for part in relative_path.split("/")[:-1])
 
 
-def _tree(root: Path | DiskTree | ListedTree) -> DiskTree | ListedTree:
+def _tree(root: str | os.PathLike[str] | DiskTree | ListedTree) -> DiskTree | ListedTree:
     return root if isinstance(root, (DiskTree, ListedTree)) else DiskTree(root)
 
 
-def sum_files_for_directories(root: Path | DiskTree | ListedTree, directories: list[str]) -> list[str]:
+def sum_files_for_directories(root: str | os.PathLike[str] | DiskTree | ListedTree, directories: list[str]) -> list[str]:
     """The go.sum and go.work.sum files (relative to root, sorted) for modules built in `directories`.
 
     A directory with a go.work contributes every module it uses and its go.work.sum.
@@ -314,12 +330,12 @@ def _workspace_sum_files(tree: DiskTree | ListedTree, work_dir: str) -> set[str]
     return files
 
 
-def all_sum_files(root: Path | DiskTree | ListedTree) -> list[str]:
+def all_sum_files(root: str | os.PathLike[str] | DiskTree | ListedTree) -> list[str]:
     """Every go.sum and go.work.sum below root, in the order hashFiles('**/go.sum', '**/go.work.sum') hashes them."""
     return sorted(_tree(root).files_named(set(SUM_FILE_NAMES)), key=_components)
 
 
-def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
+def walk_files(root: str | os.PathLike[str], names: set[str] | None = None) -> list[str]:
     """Files below root (relative, "/"-separated), skipping the directories Go ignores
     (`skipped_directory`); only those called one of `names` when given.
 
@@ -328,6 +344,7 @@ def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
     """
     found: list[str] = []
     pending = [("", os.fspath(root))]
+    skipped, skipped_starts = SKIPPED_DIRECTORIES, (".", "_")  # skipped_directory, inlined: the loop runs per file
     while pending:
         relative_dir, directory = pending.pop()
         prefix = relative_dir + "/" if relative_dir else ""
@@ -337,12 +354,12 @@ def walk_files(root: Path, names: set[str] | None = None) -> list[str]:
             continue
         with entries:
             for entry in entries:
-                name = entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if not skipped_directory(name):
+                    name = entry.name
+                    if name not in skipped and not name.startswith(skipped_starts):
                         pending.append((prefix + name, entry.path))
-                elif names is None or name in names:
-                    found.append(prefix + name)
+                elif names is None or entry.name in names:
+                    found.append(prefix + entry.name)
     return found
 
 
@@ -421,7 +438,7 @@ def hashfiles_order(patterns: list[str], files: set[str] | list[str]) -> list[st
     return ordered + remaining
 
 
-def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
+def expand_sum_globs(root: str | os.PathLike[str], patterns: list[str]) -> list[str]:
     """Files matched by go.sum globs (`**` allowed) or directories, relative to root, in hashFiles() order.
 
     All globs share one walk of the tree.
@@ -435,7 +452,7 @@ def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
             continue
         if any(char in pattern for char in "*?["):
             globs.append(glob_pattern(pattern))
-        elif (root / pattern).is_file():
+        elif os.path.isfile(_on_disk(root, pattern)):
             files.add(_normal(pattern))
         else:
             directories.append(pattern)
@@ -450,7 +467,7 @@ def expand_sum_globs(root: Path, patterns: list[str]) -> list[str]:
 # ---------------------------------------------------------------- digests
 
 
-def _open_regular(path: str | Path) -> int:
+def _open_regular(path: str | os.PathLike[str]) -> int:
     """A descriptor for a regular file of at most MAX_SUM_FILE_BYTES, opened without blocking.
 
     O_NONBLOCK makes opening a FIFO return at once; fstat then refuses anything that is not a
@@ -480,16 +497,22 @@ def _open_regular(path: str | Path) -> int:
     return descriptor
 
 
-def file_digest(path: str | Path) -> bytes:
+def file_digest(path: str | os.PathLike[str]) -> bytes:
     """sha256 of a regular file; raises KeyInputError for anything else (never blocks)."""
     digest = hashlib.sha256()
-    with os.fdopen(_open_regular(path), "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 16), b""):
+    descriptor = _open_regular(path)
+    try:
+        # os.read, not a file object: a key phase reads hundreds of small go.sum files.
+        chunk = os.read(descriptor, 1 << 16)
+        while chunk:
             digest.update(chunk)
+            chunk = os.read(descriptor, 1 << 16)
+    finally:
+        os.close(descriptor)
     return digest.digest()
 
 
-def sum_file_digests(root: Path, relative_paths: list[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+def sum_file_digests(root: str | os.PathLike[str], relative_paths: list[str]) -> tuple[dict[str, bytes], dict[str, str]]:
     """Each file read once: the sha256 of those that are regular files, and for the others what
     is wrong and what to do (a FIFO, a device, a dangling link, a directory)."""
     base = os.fspath(root)
@@ -503,12 +526,12 @@ def sum_file_digests(root: Path, relative_paths: list[str]) -> tuple[dict[str, b
     return digests, problems
 
 
-def digest_files(root: Path, relative_paths: list[str]) -> str:
+def digest_files(root: str | os.PathLike[str], relative_paths: list[str]) -> str:
     """The digest GitHub's hashFiles() computes: sha256 over each file's sha256, in order.
 
     An empty list gives "", as hashFiles does when nothing matches.
     """
-    return combine_digests([file_digest(root / relative) for relative in relative_paths])
+    return combine_digests([file_digest(_on_disk(root, relative)) for relative in relative_paths])
 
 
 def combine_digests(digests: list[bytes]) -> str:
@@ -521,8 +544,8 @@ def combine_digests(digests: list[bytes]) -> str:
     return combined.hexdigest()
 
 
-def file_digests(root: Path, relative_paths: list[str]) -> dict[str, str]:
-    return {relative: file_digest(root / relative).hex() for relative in relative_paths}
+def file_digests(root: str | os.PathLike[str], relative_paths: list[str]) -> dict[str, str]:
+    return {relative: file_digest(_on_disk(root, relative)).hex() for relative in relative_paths}
 
 
 def changed_sum_files(previous: dict[str, str], current: dict[str, str]) -> dict[str, list[str]]:
@@ -542,7 +565,7 @@ def split_list(text: str) -> list[str]:
     return [item for item in re.split(r"[\s,]+", text) if item]
 
 
-def resolve_sum_files(root: Path, modules: list[str]) -> list[str]:
+def resolve_sum_files(root: str | os.PathLike[str], modules: list[str]) -> list[str]:
     """The sum files for a `modules` input (directories, go.sum files or globs, relative to root).
 
     Without any: the module or go.work at root, and failing that every go.sum below root.
@@ -557,7 +580,7 @@ def default_sum_files(tree: DiskTree | ListedTree) -> list[str]:
     return sum_files_for_directories(tree, [""]) or all_sum_files(tree)
 
 
-def _inside(root: Path, path: str) -> str:
+def _inside(root: str | os.PathLike[str], path: str) -> str:
     if os.path.isabs(path):
         try:
             return os.path.relpath(path, root)
@@ -566,14 +589,29 @@ def _inside(root: Path, path: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
 class WorkspaceKeys:
-    """Concrete keys for one job, as the action computes them and `ci-gocache key` prints them."""
+    """Concrete keys for one job, as the action computes them and `ci-gocache key` prints them.
 
-    parts: KeyParts
-    sum_files: tuple[str, ...]
-    # sha256 (hex) of each sum file, read once with the key (`ci-gocache key` prints them).
-    sum_file_sha256: dict[str, str] = field(default_factory=dict, compare=False)
+    Two are equal when their parts and sum files are; `sum_file_sha256` holds the sha256 (hex) of
+    each sum file, read once with the key (`ci-gocache key` prints them)."""
+
+    __slots__ = ("parts", "sum_files", "sum_file_sha256")
+
+    def __init__(self, parts: KeyParts, sum_files: tuple[str, ...], sum_file_sha256: dict[str, str] | None = None) -> None:
+        self.parts = parts
+        self.sum_files = sum_files
+        self.sum_file_sha256 = {} if sum_file_sha256 is None else sum_file_sha256
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WorkspaceKeys):
+            return NotImplemented
+        return (self.parts, self.sum_files) == (other.parts, other.sum_files)
+
+    def __hash__(self) -> int:
+        return hash((self.parts, self.sum_files))
+
+    def __repr__(self) -> str:
+        return f"WorkspaceKeys(parts={self.parts!r}, sum_files={self.sum_files!r}, sum_file_sha256={self.sum_file_sha256!r})"
 
     @property
     def module_key(self) -> str:
@@ -593,7 +631,7 @@ class WorkspaceKeys:
 
 
 def workspace_keys(
-    root: Path,
+    root: str | os.PathLike[str],
     modules: list[str],
     *,
     prefix: str = DEFAULT_PREFIX,
@@ -612,7 +650,7 @@ def workspace_keys(
     if sum_files is None:
         sum_files = resolve_sum_files(root, modules)
     known = sum_digests or {}
-    digests = [known[relative] if relative in known else file_digest(root / relative) for relative in sum_files]
+    digests = [known[relative] if relative in known else file_digest(_on_disk(root, relative)) for relative in sum_files]
     parts = KeyParts(
         prefix=prefix,
         os_name=key_safe(os_name),

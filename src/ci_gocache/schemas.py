@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Callable
 
 GITHUB_WORKFLOW = "github-workflows.json"
@@ -14,8 +15,21 @@ GITLAB_CI = "gitlab-ci.json"
 
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict[str, Any]:
-    vendor = resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / name
-    return json.loads(vendor.read_text(encoding="utf-8"))
+    return json.loads(_vendored_schema_text(name))
+
+
+def _vendored_schema_text(name: str) -> str:
+    """The schema file, found without importing check_jsonschema: its __init__ loads its whole
+    command line (requests among it), which cost `patch --check` more than the check itself."""
+    spec = importlib.util.find_spec("check_jsonschema")  # a top-level package: found, not run
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(location, "builtin_schemas", "vendor", name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+    from importlib import resources  # an installation that is not plain files (a zip)
+
+    return (resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=None)

@@ -13,11 +13,13 @@ Standard library only: the action runs it with the runner's Python.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
-from dataclasses import dataclass, field
-from pathlib import Path
+
+from ci_gocache import keys
+
+# No shutil, pathlib or dataclasses at import: the key phase, which every job runs, imports this
+# module (holds_modules), and each of them adds milliseconds of CPU to it (bench/key_speed.py).
 
 # Go's own toolchain downloads (GOTOOLCHAIN) live in the module cache but are never in a go.sum.
 ALWAYS_KEPT = ("golang.org/toolchain",)
@@ -29,15 +31,16 @@ def escape(text: str) -> str:
     return "".join(f"!{char.lower()}" if "A" <= char <= "Z" else char for char in text)
 
 
-def listed_versions(root: Path, sum_files: list[str]) -> set[tuple[str, str]]:
+def listed_versions(root: str | os.PathLike[str], sum_files: list[str]) -> set[tuple[str, str]]:
     """(escaped module path, escaped version) for every module version the sum files list."""
     listed: set[tuple[str, str]] = set()
     for relative in sum_files:
-        path = root / relative
-        if path.name not in ("go.sum", "go.work.sum"):
+        path = os.path.join(root, relative)
+        if os.path.basename(path) not in ("go.sum", "go.work.sum"):
             continue
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
         except OSError:
             continue
         for line in text.splitlines():
@@ -47,12 +50,12 @@ def listed_versions(root: Path, sum_files: list[str]) -> set[tuple[str, str]]:
     return listed
 
 
-@dataclass
 class PruneResult:
-    kept_versions: int = 0
-    dropped_versions: int = 0
-    dropped_bytes: int = 0
-    dropped: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.kept_versions = 0
+        self.dropped_versions = 0
+        self.dropped_bytes = 0
+        self.dropped: list[str] = []
 
 
 def _kept(module: str, version: str, listed: set[tuple[str, str]]) -> bool:
@@ -78,6 +81,8 @@ def _remove_tree(path: str) -> None:
             os.chmod(target, stat.S_IRWXU)
         function(target)
 
+    import shutil  # here, not at the top: see the imports
+
     for directory, subdirectories, _ in os.walk(path):
         for name in subdirectories:
             try:
@@ -94,12 +99,12 @@ def prune(module_cache: str, listed: set[tuple[str, str]]) -> PruneResult:
     tree (<module>@<version>/). Version lists, the checksum database cache and VCS clones stay.
     """
     result = PruneResult()
-    base = Path(module_cache)
-    download = base / "cache" / "download"
+    base = keys.path_text(module_cache)
+    download = os.path.join(base, "cache", "download")
     seen_kept: set[tuple[str, str]] = set()
     for directory, subdirectories, files in os.walk(download):
         if os.path.basename(directory) != "@v":
-            if directory == str(download):
+            if directory == download:
                 subdirectories[:] = [name for name in subdirectories if name != "sumdb"]
             continue
         subdirectories[:] = []
@@ -119,7 +124,7 @@ def prune(module_cache: str, listed: set[tuple[str, str]]) -> PruneResult:
                 continue
             result.dropped.append(f"{module}@{version}")
     for directory, subdirectories, _ in os.walk(base):
-        if directory == str(base):
+        if directory == base:
             subdirectories[:] = [name for name in subdirectories if name != "cache"]
         for name in list(subdirectories):
             if "@" not in name:
@@ -155,17 +160,17 @@ def holds_modules(module_cache: str) -> bool:
     return False
 
 
-def module_directories(root: Path, sum_files: list[str]) -> list[Path]:
+def module_directories(root: str | os.PathLike[str], sum_files: list[str]) -> list[str]:
     """Where to run `go mod download` for these sum files: each go.sum's module, each go.work.sum's workspace."""
-    directories: list[Path] = []
+    directories: list[str] = []
     for relative in sum_files:
-        path = root / relative
-        if path.name in ("go.sum", "go.mod", "go.work.sum") and path.parent not in directories:
-            directories.append(path.parent)
+        directory, name = os.path.split(os.path.join(root, relative))
+        if name in ("go.sum", "go.mod", "go.work.sum") and directory not in directories:
+            directories.append(directory)
     return directories
 
 
-def download(root: Path, sum_files: list[str], env: dict[str, str]) -> list[str]:
+def download(root: str | os.PathLike[str], sum_files: list[str], env: dict[str, str]) -> list[str]:
     """`go mod download` in every keyed module; the problems, one line each (empty when all went well)."""
     problems = []
     for directory in module_directories(root, sum_files):

@@ -34,7 +34,10 @@ Fields (all optional but `cache` and `hit`; unknown fields are kept, so new ones
 from __future__ import annotations
 
 import json
-from typing import Any
+
+TYPE_CHECKING = False  # typing only for annotations: the action imports this in every phase
+if TYPE_CHECKING:
+    from typing import Any
 
 RECORD_MARKER = "ci-gocache-record:"
 RECORD_VERSION = 1

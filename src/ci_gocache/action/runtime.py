@@ -23,19 +23,24 @@ earlier use in the same job, so that a second use does not replace the first one
 from __future__ import annotations
 
 import json
-import ntpath
 import os
 import re
 import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any, Callable
 
 from ci_gocache import keys
 from ci_gocache.action import modcache, trim
 from ci_gocache.action.records import format_record
+
+# Only for annotations: every job runs the key phase, which imports no more than it uses
+# (pathlib and typing alone would add a tenth to its CPU time on a large tree; bench/key_speed.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+    from typing import Any, Callable
 
 SAVE_POLICIES = ("auto", "push", "always", "never")
 NEVER_SAVE_EVENTS = ("pull_request", "pull_request_target", "release")
@@ -135,26 +140,54 @@ def read_inputs(env: dict[str, str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- go and the cache directories
 
 
+GO_ENV_NAMES = ["GOVERSION", "GOMODCACHE", "GOCACHE", "GOENV", "GOROOT"]
+
+
+class GoEnvQuery:
+    """`go env -json NAMES` with GOTOOLCHAIN=local, started at once and read with `values()`,
+    so that it runs while the key phase walks the tree.
+
+    GOTOOLCHAIN=local: a go.mod asking for a newer Go must not make this call download that
+    toolchain into GOMODCACHE before the module cache is restored (the restore would then fail
+    on every file that exists). The version the build will switch to comes from
+    `required_go_version` instead. So the directory it runs in does not matter: without a
+    toolchain switch, no go.mod or go.work changes these values."""
+
+    def __init__(self, names: list[str], cwd: str, env: dict[str, str]) -> None:
+        self.names, self.cwd = names, cwd
+        try:
+            self.process: subprocess.Popen[str] | None = subprocess.Popen(
+                ["go", "env", "-json", *names],
+                cwd=cwd,
+                env={**env, "GOTOOLCHAIN": "local"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except FileNotFoundError:
+            self.process = None
+
+    def __enter__(self) -> GoEnvQuery:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        if self.process is not None:
+            self.process.__exit__(None, None, None)  # closes the pipes and waits for go
+
+    def values(self) -> dict[str, str]:
+        if self.process is None:
+            raise ActionError("go is not on PATH; run actions/setup-go (or install Go) before ci-gocache")
+        stdout, stderr = self.process.communicate()
+        if self.process.returncode != 0:
+            raise ActionError(f"`go env` failed in {self.cwd}: {stderr.strip()}")
+        values = json.loads(stdout or "{}")
+        return {name: str(values.get(name, "")) for name in self.names}
+
+
 def go_env(names: list[str], cwd: str, env: dict[str, str]) -> dict[str, str]:
-    """`go env` with GOTOOLCHAIN=local: a go.mod asking for a newer Go must not make this call
-    download that toolchain into GOMODCACHE before the module cache is restored (the restore
-    would then fail on every file that exists). The version the build will switch to comes
-    from `required_go_version` instead."""
-    try:
-        completed = subprocess.run(
-            ["go", "env", "-json", *names],
-            cwd=cwd,
-            env={**env, "GOTOOLCHAIN": "local"},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise ActionError("go is not on PATH; run actions/setup-go (or install Go) before ci-gocache") from None
-    if completed.returncode != 0:
-        raise ActionError(f"`go env` failed in {cwd}: {completed.stderr.strip()}")
-    values = json.loads(completed.stdout or "{}")
-    return {name: str(values.get(name, "")) for name in names}
+    """`go env` with GOTOOLCHAIN=local (see GoEnvQuery), read at once."""
+    with GoEnvQuery(names, cwd, env) as query:
+        return query.values()
 
 
 _GO_VERSION = re.compile(r"^(?:go)?(\d+)\.(\d+)(?:\.(\d+))?(?:(rc|beta)(\d+))?$")
@@ -191,11 +224,12 @@ def go_mod_requirement(text: str) -> str:
     return _max_version([version for version in (toolchain, go_line) if version])
 
 
-def required_go_version(local: str, gotoolchain: str, mod_texts: list[str]) -> str:
+def required_go_version(local: str, gotoolchain: str, mod_texts: Iterable[str]) -> str:
     """The Go version the job's go commands will run: GOTOOLCHAIN's rules over the local one.
 
     gotoolchain is the configured setting (`configured_gotoolchain`). local and path never switch; goX.Y.Z runs exactly that; auto, goX.Y.Z+auto and +path switch
-    to what a go.mod or go.work asks for when it is newer than the minimum.
+    to what a go.mod or go.work asks for when it is newer than the minimum. mod_texts is read
+    only then (pass a generator to read no file when GOTOOLCHAIN says local).
     """
     setting = (gotoolchain or "auto").strip()
     if setting in ("local", "path"):
@@ -233,24 +267,30 @@ def module_files_for_version(root: Path, sum_files: list[str]) -> list[str]:
     for name in ("go.work", "go.mod"):
         if os.path.isfile(os.path.join(base, name)):
             return [name]
-    found: list[str] = []
+    found: dict[str, None] = {}  # in order, without repeats
     for relative in sum_files:
-        candidate = relative.rsplit("/", 1)[0] + "/go.mod" if "/" in relative else "go.mod"
-        if candidate not in found:
-            found.append(candidate)
-    return found
+        found[relative.rsplit("/", 1)[0] + "/go.mod" if "/" in relative else "go.mod"] = None
+    return list(found)
 
 
 def _read_small_text(path: str) -> str:
     """A go.mod or go.work: at most 1 MiB of a regular file, without blocking on a FIFO."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError:
         return ""
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             return ""
-        return handle.read(1 << 20).decode("utf-8", errors="replace")
+        data = b""
+        while len(data) < 1 << 20:
+            chunk = os.read(descriptor, (1 << 20) - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data.decode("utf-8", errors="replace")
+    finally:
+        os.close(descriptor)
 
 
 def faster_drive_dirs(env: dict[str, str], current: dict[str, str]) -> dict[str, str]:
@@ -262,6 +302,8 @@ def faster_drive_dirs(env: dict[str, str], current: dict[str, str]) -> dict[str,
     """
     if env.get("RUNNER_OS") != "Windows":
         return {}
+    import ntpath  # here: the key phase on Linux and macOS does without it
+
     temp = env.get("RUNNER_TEMP", "")
     drive = ntpath.splitdrive(temp)[0]
     if not drive:
@@ -348,7 +390,7 @@ def summarize_files(files: list[str], shown: int = SUM_LIST_SHOWN) -> str:
     return head if len(files) <= shown else f"{head} and {len(files) - shown} more"
 
 
-def _readable_sum_files(workspace: Path, sum_files: list[str]) -> tuple[list[str], dict[str, bytes]]:
+def _readable_sum_files(workspace: str, sum_files: list[str]) -> tuple[list[str], dict[str, bytes]]:
     """Read each sum file once; drop, with a notice, those that are not regular files (FIFO,
     device, dangling link): reading one could hang or fail the job, and it lists no dependency."""
     digests, problems = keys.sum_file_digests(workspace, sum_files)
@@ -359,26 +401,24 @@ def _readable_sum_files(workspace: Path, sum_files: list[str]) -> tuple[list[str
 
 def phase_keys(env: dict[str, str]) -> int:
     inputs = read_inputs(env)
-    workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
-    try:
-        sum_files, sum_digests = _readable_sum_files(workspace, keys.resolve_sum_files(workspace, inputs["modules"]))
-    except keys.KeyInputError as error:
-        raise ActionError(f"input modules: {error.path}: {error.message}") from None
-    if not sum_files:
-        warning(
-            f"no go.sum, go.work.sum or go.mod found for modules {' '.join(inputs['modules']) or '(default)'} "
-            f"in {workspace}; the module key will not change with dependencies. Set the modules input."
-        )
+    workspace = keys.path_text(env.get("GITHUB_WORKSPACE") or os.getcwd())
+    with GoEnvQuery(GO_ENV_NAMES, workspace, env) as go_query:  # runs during the walk
+        try:
+            sum_files, sum_digests = _readable_sum_files(workspace, keys.resolve_sum_files(workspace, inputs["modules"]))
+        except keys.KeyInputError as error:
+            raise ActionError(f"input modules: {error.path}: {error.message}") from None
+        if not sum_files:
+            warning(
+                f"no go.sum, go.work.sum or go.mod found for modules {' '.join(inputs['modules']) or '(default)'} "
+                f"in {workspace}; the module key will not change with dependencies. Set the modules input."
+            )
+        go_values = go_query.values()
     version_files = module_files_for_version(workspace, sum_files)
-    go_dir = workspace / os.path.dirname(version_files[0]) if version_files else workspace
-    if not go_dir.is_dir():
-        go_dir = workspace
-    go_values = go_env(["GOVERSION", "GOMODCACHE", "GOCACHE", "GOENV", "GOROOT"], str(go_dir), env)
     local_version = go_values["GOVERSION"]
     go_version = required_go_version(
         local_version,
         configured_gotoolchain(env, go_values.pop("GOENV"), go_values.pop("GOROOT")),
-        [_read_small_text(os.path.join(workspace, name)) for name in version_files],
+        (_read_small_text(os.path.join(workspace, name)) for name in version_files),
     )
     moved = faster_drive_dirs(env, go_values)
     go_values.update(moved)
@@ -422,7 +462,7 @@ def phase_keys(env: dict[str, str]) -> int:
     state = {
         "v": STATE_VERSION,
         "previous_state": previous,
-        "workspace": str(workspace),
+        "workspace": workspace,
         "sum_files": list(computed.sum_files),
         "digest": computed.parts.sums_digest,
         "go_version": go_version,
@@ -600,7 +640,7 @@ def complete_module_cache(state: dict[str, Any], module: dict[str, Any], env: di
     The first job to finish writes the shared module key, whatever part of the modules it used;
     and a restore through `...-gomod-` brings older module sets that would be saved again.
     """
-    root = Path(state["workspace"])
+    root = state["workspace"]
     sum_files = [path for path in state.get("sum_files", []) if os.path.basename(path) in keys.SUM_FILE_NAMES]
     if not sum_files:
         return

@@ -26,10 +26,12 @@ is never followed. GOCACHE/fuzz (the fuzzing corpus) is not an entry store and i
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import time
-from typing import NamedTuple
+from collections import namedtuple
+
+# Neither typing nor shutil at import: the key phase, which every job runs, imports this module
+# (entry_names).
 
 # Go refreshes an entry's mtime on use only if it is at least this old (cmd/go/internal/cache).
 MTIME_INTERVAL_SECONDS = 3600
@@ -42,20 +44,17 @@ FUZZ_DIRECTORY = "fuzz"
 SUBDIRECTORIES = tuple(f"{index:02x}" for index in range(256))
 
 
-class CacheEntry(NamedTuple):
-    path: str
-    mtime: float
-    size: int
-    is_dir: bool
+class CacheEntry(namedtuple("CacheEntry", "path mtime size is_dir")):
+    """path (str), mtime (float), size (int) and is_dir (bool) of one entry."""
+
+    __slots__ = ()
 
 
-class TrimResult(NamedTuple):
-    kept_entries: int
-    kept_bytes: int
-    dropped_entries: int
-    dropped_bytes: int
-    kept_outputs: int = 0  # stale outputs kept because a kept entry names them
-    dropped_outputs: int = 0  # of the dropped entries, the `-d` outputs
+class TrimResult(namedtuple("TrimResult", "kept_entries kept_bytes dropped_entries dropped_bytes kept_outputs dropped_outputs", defaults=(0, 0))):
+    """Entries and bytes kept and dropped (ints); kept_outputs: stale outputs kept because a kept
+    entry names them; dropped_outputs: of the dropped entries, the `-d` outputs."""
+
+    __slots__ = ()
 
 
 def is_entry_name(name: str) -> bool:
@@ -176,6 +175,8 @@ def trim_unused(cache_dir: str, stamp: float, keep: set[str] | frozenset[str] = 
     Entries in `keep` (there before the restore) stay, and so does every output a kept `-a`
     entry names.
     """
+    import shutil  # here, not at the top: the key phase imports this module too
+
     entries = iter_entries(cache_dir)
     stale = {entry.path for entry in entries if entry.mtime <= stamp + STAMP_SLACK_SECONDS}
     protected = set(keep)

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ci_gocache import keys
-from ci_gocache.keyexplain import Explanation, explain_previous_key, explain_previous_sums
+
+if TYPE_CHECKING:
+    from ci_gocache.keyexplain import Explanation
 
 RUNNER_OS = {"Linux": "Linux", "Darwin": "macOS", "Windows": "Windows"}
 RUNNER_ARCH = {"x86_64": "X64", "amd64": "X64", "arm64": "ARM64", "aarch64": "ARM64", "i386": "X86", "i686": "X86", "x86": "X86", "armv7l": "ARM"}
+
+
+def this_machine() -> tuple[str, str]:
+    """The system and machine names platform.system() and platform.machine() give: os.uname()'s,
+    which is what platform reads where it exists (importing platform costs `key` more)."""
+    if hasattr(os, "uname"):
+        uname = os.uname()
+        return uname.sysname, uname.machine
+    import platform
+
+    return platform.system(), platform.machine()
 
 
 def _fail(path: str, message: str) -> None:
@@ -136,13 +148,14 @@ def command(
     if problems:
         sys.exit(2)
     go_dir = root / os.path.dirname(sum_files[0]) if sum_files else root
+    system, machine = this_machine()
     env_run = f"{os.environ['GITHUB_RUN_ID']}-{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}" if os.environ.get("GITHUB_RUN_ID") else "RUN"
     current = keys.workspace_keys(
         root,
         module_list,
         prefix=prefix,
-        os_name=os_name or os.environ.get("RUNNER_OS") or RUNNER_OS.get(platform.system(), platform.system()),
-        arch=arch or os.environ.get("RUNNER_ARCH") or RUNNER_ARCH.get(platform.machine().lower(), platform.machine()),
+        os_name=os_name or os.environ.get("RUNNER_OS") or RUNNER_OS.get(system, system),
+        arch=arch or os.environ.get("RUNNER_ARCH") or RUNNER_ARCH.get(machine.lower(), machine),
         go_version=go_version or local_go_version(go_dir),
         job=job or os.environ.get("GITHUB_JOB") or "JOB",
         matrix_json=matrix_json if matrix_json is not None else os.environ.get("CI_GOCACHE_MATRIX", ""),
@@ -152,6 +165,9 @@ def command(
         sum_digests=sum_digests,
     )
     explanations: list[Explanation] = []
+    if previous_key or previous_sum:
+        # Only then: explaining a miss imports more than printing the keys does.
+        from ci_gocache.keyexplain import explain_previous_key, explain_previous_sums
     for previous in previous_key:
         try:
             explanations.append(explain_previous_key(root, current, previous.strip()))
