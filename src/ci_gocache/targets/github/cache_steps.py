@@ -74,9 +74,31 @@ def _expression_parts(job: JobFacts, options: PatchOptions) -> keys.KeyParts:
     )
 
 
-def _locate_script(job: JobFacts) -> list[str]:
-    """The locate step's shell: cache directories, a key-safe Go version, the matrix digest."""
+def _work_drive_script() -> list[str]:
+    """Windows legs: GOMODCACHE and GOCACHE on the drive of RUNNER_TEMP, as the action does
+    (action/runtime.py, faster_drive_dirs). Hosted Windows runners keep Go's caches on C:, which
+    extracts a restore many times slower than the work drive D:. A variable the workflow sets, or a
+    cache already on that drive, stays; later steps get the new place through GITHUB_ENV."""
+    upper = "tr '[:lower:]' '[:upper:]'"
     lines = [
+        'if [ "${RUNNER_OS:-}" = Windows ] && [ -n "${RUNNER_TEMP:-}" ]; then',
+        f"  drive=$(printf '%.2s' \"$RUNNER_TEMP\" | {upper})",
+    ]
+    for name, leaf in (("GOMODCACHE", "go-mod"), ("GOCACHE", "go-build")):
+        lines += [
+            f'  if [ -z "${{{name}:-}}" ] && [ "$(go env {name} | cut -c1-2 | {upper})" != "$drive" ]; then',
+            f'    export {name}="$RUNNER_TEMP\\\\ci-gocache\\\\{leaf}"',
+            f'    echo "{name}=${name}" >> "$GITHUB_ENV"',
+            "  fi",
+        ]
+    return lines + ["fi"]
+
+
+def _locate_script(job: JobFacts, work_drive: bool) -> list[str]:
+    """The locate step's shell: cache directories (on Windows legs first moved to the work drive
+    when `work_drive`), a key-safe Go version, the matrix digest."""
+    lines = _work_drive_script() if work_drive else []
+    lines += [
         "{",
         '  echo "module-cache=$(go env GOMODCACHE)"',
         '  echo "build-cache=$(go env GOCACHE)"',
@@ -96,7 +118,7 @@ def _locate_script(job: JobFacts) -> list[str]:
 
 
 def steps_style_lines(
-    job: JobFacts, options: PatchOptions, layout: StepLayout, module_step_id: str, can_save: bool
+    job: JobFacts, options: PatchOptions, layout: StepLayout, module_step_id: str, can_save: bool, work_drive: bool
 ) -> tuple[list[list[str]], list[list[str]]]:
     parts = _expression_parts(job, options)
     dirs = f"steps.{DIRS_STEP_ID}.outputs"
@@ -105,7 +127,7 @@ def steps_style_lines(
     locate_entries: list[tuple[str, Any]] = [("name", "Locate Go caches"), ("id", DIRS_STEP_ID), ("shell", job.shell)]
     if job.matrix:
         locate_entries.append(("env", {"CI_GOCACHE_MATRIX": "${{ toJSON(matrix) }}"}))
-    locate = layout.step(locate_entries + [("run", _locate_script(job))])
+    locate = layout.step(locate_entries + [("run", _locate_script(job, work_drive))])
     module = layout.step(
         [
             ("name", "Restore Go module cache"),

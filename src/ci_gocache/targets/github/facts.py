@@ -112,6 +112,23 @@ class WorkflowFacts:
     events: dict[str, Any] = field(default_factory=dict)
 
 
+def runner_systems(job: JobFacts) -> frozenset[str]:
+    """The kinds of runner the job's `runs-on` labels name (matrix values expanded): Linux,
+    Windows, macOS, or ? for a label that names none (self-hosted labels, expressions)."""
+    found = set()
+    for label in job.runs_on:
+        lowered = label.lower()
+        if "windows" in lowered:
+            found.add("Windows")
+        elif "macos" in lowered or lowered.startswith("mac"):
+            found.add("macOS")
+        elif "ubuntu" in lowered or "linux" in lowered:
+            found.add("Linux")
+        else:
+            found.add("?")
+    return frozenset(found or {"?"})
+
+
 def matrix_values(matrix: dict[str, Any], name: str) -> list[Any]:
     values = list(matrix.get(name) or []) if isinstance(matrix.get(name), list) else []
     for entry in matrix.get("include") or []:

@@ -96,7 +96,9 @@ def _document(source: SourceFile) -> Node:
 def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
     root = _document(source)
     check_keys_are_names(root, source.display_path)
-    plain = to_plain(root)
+    # Jobs and steps read their plain values from the document's, converted once.
+    plain_values: dict[int, Any] = {}
+    plain = to_plain(root, memo=plain_values)
     jobs_node = mapping_get(root, "jobs")
     if "jobs" not in plain or "on" not in plain or not isinstance(jobs_node, MappingNode):
         raise InputError(
@@ -108,7 +110,9 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
     events = triggers.events_of(plain.get("on"))
     trigger_names = list(events)
     workflow_reasons = triggers.restore_only_reasons(events)
-    parents = count_parents(root)
+    # Only nodes with more than one parent (anchored and aliased) matter; without any, no
+    # step needs a walk to find one.
+    parents = {node: count for node, count in count_parents(root).items() if count > 1}
     text = source.text
     workflow_defaults = ((plain.get("defaults") or {}).get("run") or {}) if isinstance(plain.get("defaults"), dict) else {}
     indent_unit = 2
@@ -119,7 +123,7 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
     for job_key_node, job_node in jobs_node.value:
         jobs.append(
             _inspect_job(
-                source, repo, text, plain, job_key_node, job_node, parents, workflow_defaults, indent_unit
+                source, repo, text, plain, job_key_node, job_node, parents, workflow_defaults, indent_unit, plain_values
             )
         )
     for job in jobs:
@@ -148,10 +152,11 @@ def _inspect_job(
     parents: dict[int, int],
     workflow_defaults: dict[str, Any],
     indent_unit: int,
+    plain_values: dict[int, Any],
 ) -> JobFacts:
     job_id = str(job_key_node.value)
     line, col = node_position(job_key_node)
-    job_plain = to_plain(job_node) if isinstance(job_node, MappingNode) else {}
+    job_plain = to_plain(job_node, memo=plain_values) if isinstance(job_node, MappingNode) else {}
     if not isinstance(job_plain, dict):
         job_plain = {}
     runs_on = job_plain.get("runs-on")
@@ -206,7 +211,7 @@ def _inspect_job(
     facts.steps_line_start = line_start(text, steps_key.start_mark.index) if steps_key else 0
     local_actions: dict[int, gouse.LocalAction] = {}
     for index, item in enumerate(steps_node.value):
-        step = _inspect_step(text, index, item, parents)
+        step = _inspect_step(text, index, item, parents, plain_values)
         facts.steps.append(step)
         step.sets_up_go = step.action == SETUP_GO or step.action in gouse.SELF_CHECKOUT_ACTIONS
         step.checks_out = step.action == "actions/checkout" and _checks_out_this_repository(step)
@@ -352,9 +357,9 @@ def _expandmatrix_values(values: list[str], matrix: dict[str, Any]) -> list[str]
     return expanded
 
 
-def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int]) -> StepFacts:
+def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int], plain_values: dict[int, Any]) -> StepFacts:
     line, _ = node_position(item)
-    plain = to_plain(item)
+    plain = to_plain(item, memo=plain_values)
     if not isinstance(plain, dict):
         plain = {}
     uses = plain.get("uses")
@@ -418,6 +423,8 @@ def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int]) ->
 
 
 def _holds_shared_node(item: Node, parents: dict[int, int]) -> bool:
+    if not parents:
+        return False
     pending = [item]
     while pending:
         node = pending.pop()

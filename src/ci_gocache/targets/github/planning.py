@@ -15,7 +15,7 @@ from ci_gocache.targets.github.cache_steps import (
     action_style_lines,
     steps_style_lines,
 )
-from ci_gocache.targets.github.facts import LINT_ACTION, SETUP_GO, JobFacts, StepFacts, WorkflowFacts
+from ci_gocache.targets.github.facts import LINT_ACTION, SETUP_GO, JobFacts, StepFacts, WorkflowFacts, runner_systems
 from ci_gocache.targets.github.inspection import index_label, major_version, pinned_version_comment
 from ci_gocache.targets.github.steps import set_step_inputs
 from ci_gocache.textedit import Edit, leading_comment_start, line_start
@@ -180,7 +180,10 @@ def _plan_job(facts: WorkflowFacts, job: JobFacts, options: PatchOptions, result
         step_id = ACTION_STEP_ID if module_step_id == MODULE_STEP_ID else module_step_id
         restore_lines, save_lines = action_style_lines(job, options, layout, can_save, step_id)
     else:
-        restore_lines, save_lines = steps_style_lines(job, options, layout, module_step_id, can_save)
+        # Jobs that may run on Windows move the caches off C: there; not in workflows where
+        # zizmor reports any write to GITHUB_ENV (pull_request_target, workflow_run).
+        work_drive = "Windows" in runner_systems(job) and not job.container_image and not triggers.privileged(facts.events)
+        restore_lines, save_lines = steps_style_lines(job, options, layout, module_step_id, can_save, work_drive)
         if job.vendored_reason and module_step_id == MODULE_STEP_ID:
             # Vendored builds read vendor/, not GOMODCACHE: only the build cache is worth a step.
             restore_lines = [lines for lines in restore_lines if "Go module cache" not in lines[0]]

@@ -33,36 +33,46 @@ TOUCHED_INPUTS = {
 
 
 def _normalised(document: dict[str, Any], drop: dict[str, set[int]], ours: bool) -> dict[str, Any]:
-    """The workflow without the steps we add or replace and without the inputs we touch."""
-    import copy
+    """The workflow without the steps we add or replace and without the inputs we touch.
 
-    result = copy.deepcopy(document)
-    for job_id, job in (result.get("jobs") or {}).items():
-        if not isinstance(job, dict) or not isinstance(job.get("steps"), list):
-            continue
-        kept = []
-        for index, step in enumerate(job["steps"]):
-            if not isinstance(step, dict):
-                kept.append(step)
-                continue
-            if not ours and index in drop.get(job_id, set()):
-                continue
-            if ours and _is_our_step(step):
-                continue
-            if isinstance(step.get("run"), str):
-                # A block scalar at the very end of a file without a final newline gains one
-                # when steps are appended after it; a shell does not see the difference.
-                step["run"] = step["run"].rstrip("\n")
-            action, _ = action_of(str(step.get("uses")) if step.get("uses") else None)
-            if action in TOUCHED_INPUTS and isinstance(step.get("with"), dict):
-                for name in TOUCHED_INPUTS[action]:
-                    step["with"].pop(name, None)
-                if not step["with"]:
-                    step.pop("with")
-            docker_steps.normalise_step(step, action)
-            kept.append(step)
-        job["steps"] = kept
+    A new dict wherever it differs from the document (which is the facts' own), the rest shared.
+    """
+    result = dict(document)
+    if isinstance(result.get("jobs"), dict):
+        result["jobs"] = {
+            job_id: _normalised_job(job, drop.get(job_id, set()), ours) for job_id, job in result["jobs"].items()
+        }
     return result
+
+
+def _normalised_job(job: Any, drop: set[int], ours: bool) -> Any:
+    if not isinstance(job, dict) or not isinstance(job.get("steps"), list):
+        return job
+    kept = []
+    for index, step in enumerate(job["steps"]):
+        if not isinstance(step, dict):
+            kept.append(step)
+            continue
+        if not ours and index in drop:
+            continue
+        if ours and _is_our_step(step):
+            continue
+        step = dict(step)
+        if isinstance(step.get("with"), dict):
+            step["with"] = dict(step["with"])
+        if isinstance(step.get("run"), str):
+            # A block scalar at the very end of a file without a final newline gains one
+            # when steps are appended after it; a shell does not see the difference.
+            step["run"] = step["run"].rstrip("\n")
+        action, _ = action_of(str(step.get("uses")) if step.get("uses") else None)
+        if action in TOUCHED_INPUTS and isinstance(step.get("with"), dict):
+            for name in TOUCHED_INPUTS[action]:
+                step["with"].pop(name, None)
+            if not step["with"]:
+                step.pop("with")
+        docker_steps.normalise_step(step, action)
+        kept.append(step)
+    return {**job, "steps": kept}
 
 
 def _is_our_step_facts(step: StepFacts) -> bool:
