@@ -3,9 +3,9 @@
 Generates workflows of 300 and 3,000 Go jobs (and a plain 110,000-variable `env:` with no alias)
 and times `ci-gocache patch` on each as a fresh process, side by side in one run:
 
-  steps    --dry-run with the default style: the 3,000-job result (about 8 MB) is over the size
+  steps    --dry-run with the default style: the 3,000-job result (about 12 MB) is over the size
            limit, so it is refused before it is verified
-  action   --dry-run --style action: shorter steps, the 3,000-job result is verified and printed
+  action   --dry-run --style action: shorter steps, the 3,000-job result (2.1 MB) is verified and printed
   plain    the env file (over 220,000 YAML nodes, no alias; once refused as "an alias bomb?")
 
 The ratio 3000/300 tells linearity (10 is linear). Run by hand:
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,30 +25,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BASIC = ROOT / "tests" / "fixtures" / "github" / "basic" / "repo"
-HEADER = "name: CI\non: push\npermissions:\n  contents: read\n"
-GO_JOB = """\
-  {name}:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          persist-credentials: false
-      - uses: actions/setup-go@v5
-        with:
-          go-version-file: go.mod
-          cache: false
-      - run: go test ./{name}/...
-"""
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.large_workflows import go_jobs_workflow, plain_env_workflow, repo_with  # noqa: E402
+
 ACTION_ARGS = ["--style", "action", "--action-ref", "0" * 40, "--action-version", "v1.0.0"]
-
-
-def repo_with(root: Path, workflow: str) -> Path:
-    (root / ".github" / "workflows").mkdir(parents=True)
-    shutil.copy(BASIC / "go.mod", root / "go.mod")
-    shutil.copy(BASIC / "go.sum", root / "go.sum")
-    (root / ".github" / "workflows" / "ci.yml").write_text(workflow)
-    return root
 
 
 def timed(repo: Path, args: list[str]) -> tuple[float, float, int]:
@@ -72,13 +52,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
         repos = {
-            jobs: repo_with(base / f"jobs-{jobs}", HEADER + "jobs:\n" + "".join(GO_JOB.format(name=f"j{n}") for n in range(jobs)))
+            jobs: repo_with(base / f"jobs-{jobs}", go_jobs_workflow(jobs))
             for jobs in (300, 3000)
         }
-        plain = repo_with(
-            base / "plain",
-            HEADER + "env:\n" + "".join(f"  V{n}: x\n" for n in range(110_000)) + "jobs:\n" + GO_JOB.format(name="test"),
-        )
+        plain = repo_with(base / "plain", plain_env_workflow(110_000))
         rows = []
         for label, args in (("steps", []), ("action", ACTION_ARGS)):
             best = {}

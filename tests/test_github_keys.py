@@ -29,13 +29,15 @@ def _steps(case: Path, workflow: str, job: str) -> dict[str, dict]:
     return {step.get("name", step.get("uses", "")): step for step in document["jobs"][job]["steps"]}
 
 
-def _locate_outputs(step: dict, matrix: dict | None, tmp_path: Path) -> dict[str, str]:
+def _locate_outputs(step: dict, matrix: dict | None, tmp_path: Path, **runner_env: str) -> dict[str, str]:
+    """The locate step's outputs; what it writes to GITHUB_ENV is left in tmp_path/env."""
     output = tmp_path / "output"
     output.write_text("")
+    (tmp_path / "env").write_text("")
     go = shutil.which("go")
     assert go, "go is not on PATH (.ci/install-tools installs it)"
     env = {"PATH": os.path.dirname(go) + ":/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_OUTPUT": str(output),
-           "GOTOOLCHAIN": "local"}
+           "GITHUB_ENV": str(tmp_path / "env"), "GOTOOLCHAIN": "local", **runner_env}
     for name, value in (step.get("env") or {}).items():
         env[name] = interpolate(str(value), {"matrix": matrix})
     subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env, check=True, cwd=tmp_path)
@@ -145,15 +147,7 @@ def test_a_sub_modules_dependency_bump_changes_the_module_key_of_jobs_that_build
 
 
 ACTION_MODULE = Path(__file__).resolve().parent / "fixtures" / "action" / "module"
-SIMPLE_WORKFLOW = """name: ci
-on:
-  push:
-    branches: [main]
-permissions:
-  contents: read
-jobs:
-  build:
-    runs-on: ubuntu-latest
+GO_STEPS = """\
     steps:
       - uses: actions/checkout@v4
         with:
@@ -163,6 +157,10 @@ jobs:
           go-version-file: go.mod
       - run: go build ./ids
 """
+SIMPLE_WORKFLOW = (
+    "name: ci\non:\n  push:\n    branches: [main]\npermissions:\n  contents: read\njobs:\n"
+    "  build:\n    runs-on: ubuntu-latest\n" + GO_STEPS
+)
 
 
 def _go_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -206,3 +204,81 @@ def test_raw_steps_complete_and_prune_the_module_cache_before_saving(tmp_path):
     assert offline.returncode == 0, offline.stderr
     assert not (tmp_path / "temp" / "ci-gocache-restored-modules").exists()
     subprocess.run(["chmod", "-R", "u+w", str(module_cache)], check=True)
+
+
+# On Windows the first two characters of a path name its drive; here a path under /t... (the
+# test's RUNNER_TEMP) and one elsewhere stand for the work drive D: and the profile drive C:.
+def _elsewhere(tmp_path: Path) -> str:
+    return "/var/empty-go" if not str(tmp_path).startswith("/v") else "/usr/empty-go"
+
+
+@pytest.mark.parametrize(
+    "runner_os, user_set, defaults_elsewhere, moved",
+    [
+        ("Windows", {}, True, {"GOMODCACHE", "GOCACHE"}),
+        ("Windows", {"GOMODCACHE": "MODULES"}, True, {"GOCACHE"}),
+        ("Windows", {}, False, set()),
+        ("Linux", {}, True, set()),
+    ],
+    ids=["windows", "windows-user-set-GOMODCACHE", "windows-already-on-the-work-drive", "linux"],
+)
+def test_windows_legs_of_raw_steps_keep_the_caches_on_the_work_drive(tmp_path, runner_os, user_set, defaults_elsewhere, moved):
+    """Like the action (issue 17, low): the locate step of a job that may run on Windows moves
+    GOMODCACHE and GOCACHE to RUNNER_TEMP's drive on Windows legs, for later steps too
+    (GITHUB_ENV), and the cache paths follow; a variable the workflow sets stays. Real bash and go."""
+    locate = _steps(FIXTURES / "basic", "ci.yml", "test")["Locate Go caches"]
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    base = _elsewhere(tmp_path) if defaults_elsewhere else str(tmp_path)
+    env = {"RUNNER_OS": runner_os, "RUNNER_TEMP": str(temp), "GOPATH": f"{base}/go", "XDG_CACHE_HOME": f"{base}/cache"}
+    env.update({name: str(tmp_path / value) for name, value in user_set.items()})
+    outputs = _locate_outputs(locate, {"os": "windows-latest", "go": "1.23"}, tmp_path, **env)
+    expected = {
+        "GOMODCACHE": f"{temp}\\ci-gocache\\go-mod" if "GOMODCACHE" in moved else env.get("GOMODCACHE", f"{base}/go/pkg/mod"),
+        "GOCACHE": f"{temp}\\ci-gocache\\go-build" if "GOCACHE" in moved else f"{base}/cache/go-build",
+    }
+    assert (outputs["module-cache"], outputs["build-cache"]) == (expected["GOMODCACHE"], expected["GOCACHE"])
+    written = dict(line.split("=", 1) for line in (tmp_path / "env").read_text().splitlines())
+    assert written == {name: expected[name] for name in moved}
+
+
+WINDOWS_AND_LINUX_JOBS = (
+    "name: ci\non: {on}\npermissions:\n  contents: read\njobs:\n"
+    + "  linux:\n    runs-on: ubuntu-latest\n" + GO_STEPS
+    + "  windows:\n    runs-on: windows-latest\n" + GO_STEPS
+    + "  legs:\n    runs-on: ${{{{ matrix.os }}}}\n    strategy:\n      matrix:\n        os: [ubuntu-latest, windows-2022]\n" + GO_STEPS
+    + "  self-hosted:\n    runs-on: [self-hosted, Windows, X64]\n" + GO_STEPS
+)
+
+
+@pytest.mark.parametrize(
+    "on, moving_jobs",
+    [
+        ("push", {"windows", "legs", "self-hosted"}),
+        ("[push, pull_request_target]", set()),
+        ("{workflow_run: {workflows: [build]}}", set()),
+    ],
+    ids=["push", "pull_request_target", "workflow_run"],
+)
+def test_only_jobs_that_may_run_on_windows_move_the_caches_and_never_where_zizmor_reports_it(tmp_path, on, moving_jobs):
+    """Linux-only jobs are written as before. In workflows a pull request can start with the
+    base repository's rights, zizmor reports any write to GITHUB_ENV (github-env): there the
+    caches stay where Go puts them."""
+    from support.cli import run_cli
+    from support.tools import zizmor_findings
+
+    repo = tmp_path / "repo"
+    shutil.copytree(ACTION_MODULE, repo)
+    workflow = repo / ".github" / "workflows" / "ci.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(WINDOWS_AND_LINUX_JOBS.format(on=on))
+    result = run_cli("patch", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    document = YAML(typ="safe").load(workflow.read_text())
+    moving = set()
+    for job_id, job in document["jobs"].items():
+        (locate,) = [step for step in job["steps"] if step.get("name") == "Locate Go caches"]
+        if "GITHUB_ENV" in locate["run"]:
+            moving.add(job_id)
+    assert moving == moving_jobs
+    assert "github-env" not in zizmor_findings(workflow)

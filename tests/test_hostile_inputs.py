@@ -4,7 +4,6 @@ message or a correct result, never a traceback, and the diff `--dry-run` prints 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,50 +12,26 @@ import pytest
 
 from support.cli import run_cli
 from support.golden import all_cases, case_config, project_copy
-
-BASIC = Path(__file__).parent / "fixtures" / "github" / "basic" / "repo"
-GO_JOB = """\
-  {name}:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          persist-credentials: false
-      - uses: actions/setup-go@v5
-        with:
-          go-version-file: go.mod
-          cache: false
-      - run: go test ./{name}/...
-"""
-HEADER = "name: CI\non: push\npermissions:\n  contents: read\n"
-
-
-def make_repo(root: Path, workflow: str) -> Path:
-    (root / ".github" / "workflows").mkdir(parents=True)
-    shutil.copy(BASIC / "go.mod", root / "go.mod")
-    shutil.copy(BASIC / "go.sum", root / "go.sum")
-    (root / ".github" / "workflows" / "ci.yml").write_text(workflow)
-    return root
+from support.large_workflows import HEADER, go_jobs_workflow, plain_env_workflow, repo_with
 
 
 def test_large_plain_file_without_aliases_is_not_an_alias_bomb(tmp_path: Path) -> None:
     # 110,000 environment variables: over 220,000 YAML nodes, about 1.2 MB, and not one alias.
-    variables = "".join(f"  V{index}: x\n" for index in range(110_000))
-    workflow = HEADER + "env:\n" + variables + "jobs:\n" + GO_JOB.format(name="test")
-    repo = make_repo(tmp_path, workflow)
+    workflow = plain_env_workflow(110_000)
+    repo = repo_with(tmp_path, workflow)
     result = run_cli("patch", cwd=repo, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "alias bomb" not in result.stderr
     patched = (repo / ".github" / "workflows" / "ci.yml").read_text()
-    assert patched.startswith(HEADER + "env:\n" + variables)
+    assert patched.startswith(workflow[: workflow.index("jobs:")])
     assert "actions/cache/restore@" in patched
 
 
 def test_patch_that_would_outgrow_the_size_limit_is_refused_before_writing(tmp_path: Path) -> None:
     # 3,000 Go jobs: the input is 0.8 MB, the patched file would be about 8 MB, which the next
     # run (and --check in CI) would refuse to read. Refused, with the reason, nothing written.
-    workflow = HEADER + "jobs:\n" + "".join(GO_JOB.format(name=f"job{index}") for index in range(3000))
-    repo = make_repo(tmp_path, workflow)
+    workflow = go_jobs_workflow(3000)
+    repo = repo_with(tmp_path, workflow)
     result = run_cli("patch", cwd=repo, timeout=600)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -74,7 +49,7 @@ def test_control_character_is_reported_at_its_line_and_column_on_one_line(tmp_pa
     lines = workflow.splitlines(keepends=True)
     lines.insert(5, line)
     text = "".join(lines)
-    repo = make_repo(tmp_path, text)
+    repo = repo_with(tmp_path, text)
     result = run_cli("patch", cwd=repo)
     assert result.returncode == 2
     stderr_lines = result.stderr.strip().splitlines()

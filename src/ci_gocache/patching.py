@@ -20,7 +20,7 @@ from ci_gocache.sourcefile import (
     write_atomically,
 )
 from ci_gocache.targets import ALL_TARGETS, target_claiming, target_for_explicit_file
-from ci_gocache.targets.base import JobOutcome, PatchOptions
+from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
 from ci_gocache.textedit import OverlappingEdits, apply_edits, unified_diff_of_edits
 
 SKIPPED_WALK = {".git", "node_modules", "vendor", "testdata", ".venv", "__pycache__", ".gitlab-ci-local"}
@@ -160,53 +160,72 @@ def _patch_once(candidate: Candidate, target: ModuleType, options: PatchOptions,
     name = target.NAME
     real = resolve_inside(candidate.path, find_repo_root(candidate.path), candidate.shown)
     source = read_source(candidate.path, candidate.shown, read_from=real)
-    facts = target.inspect(source, repos.for_file(candidate.path))
-    plan = target.plan(facts, options)
-    new_text = apply_edits(source.text, plan.edits)
+    patched = _patch_source(source, target, repos.for_file(candidate.path), options)
     result = FileResult(
-        candidate.shown, name, "unchanged", jobs=plan.jobs, notices=plan.notices, facts=facts,
+        candidate.shown, name, "unchanged", jobs=patched.plan.jobs, notices=patched.plan.notices, facts=patched.facts,
         source_path=Path(os.path.abspath(candidate.path)),
     )
-    if new_text == source.text:
+    if not patched.changed:
         return result
-    if len(source.encode(new_text)) > MAX_FILE_BYTES:
-        raise InputError(
-            candidate.shown, 1, 1,
-            f"the patched file would be {len(source.encode(new_text))} bytes, over the {MAX_FILE_BYTES}-byte limit "
-            "that the next run reads; nothing written; split the workflow, or use --style action (shorter steps)",
-        )
-    new_facts = target.verify(source, facts, new_text, options)
-    result.facts = new_facts
-    _check_idempotent(target, source, new_text, new_facts, options, repos, candidate)
+    result.facts = patched.new_facts
     result.status = "changed"
-    result.diff = unified_diff_of_edits(source.text, plan.edits, f"a/{candidate.shown}", f"b/{candidate.shown}")
+    result.diff = unified_diff_of_edits(source.text, patched.plan.edits, f"a/{candidate.shown}", f"b/{candidate.shown}")
     if write and source.disk is not None:
         try:
-            write_atomically(source.disk, source.encode(new_text), candidate.shown)
+            write_atomically(source.disk, source.encode(patched.new_text), candidate.shown)
         except NotPatchable as refused:
             result.status = "skipped"
             result.notices = [*result.notices, Notice(candidate.shown, 1, 1, refused.message)]
     return result
 
 
+@dataclass
+class _Patched:
+    facts: Any
+    plan: FilePlan
+    new_text: str
+    # The facts of new_text: those verify() returns (None if it returns none), or facts when unchanged.
+    new_facts: Any
+    changed: bool
+
+
+def _patch_source(source: SourceFile, target: ModuleType, repo: RepoFacts, options: PatchOptions) -> _Patched:
+    """inspect → plan → edits → verify, and a second plan that must change nothing: the one
+    pipeline for files on disk and for text `init` emits. Raises InputError when the result is
+    over the size limit, does not verify or would change again."""
+    facts = target.inspect(source, repo)
+    plan = target.plan(facts, options)
+    new_text = apply_edits(source.text, plan.edits)
+    if new_text == source.text:
+        return _Patched(facts, plan, new_text, facts, changed=False)
+    size = len(source.encode(new_text))
+    if size > MAX_FILE_BYTES:
+        _refuse_size(source, size)
+    new_facts = target.verify(source, facts, new_text, options)
+    _check_idempotent(target, source, new_text, new_facts, options, repo)
+    return _Patched(facts, plan, new_text, new_facts, changed=True)
+
+
+def _refuse_size(source: SourceFile, size: int) -> None:
+    raise InputError(
+        source.display_path, 1, 1,
+        f"the patched file would be {size} bytes, over the {MAX_FILE_BYTES}-byte limit "
+        "that the next run reads; nothing written; split the workflow, or use --style action (shorter steps)",
+    )
+
+
 def _check_idempotent(
-    target: ModuleType,
-    source: SourceFile,
-    new_text: str,
-    new_facts: Any,
-    options: PatchOptions,
-    repos: RepoCache,
-    candidate: Candidate,
+    target: ModuleType, source: SourceFile, new_text: str, new_facts: Any, options: PatchOptions, repo: RepoFacts
 ) -> None:
     """A second run must change nothing. Targets whose verify() returns the patched text's
     facts save a parse here."""
     if new_facts is None:
         again = SourceFile(source.path, source.display_path, new_text, source.has_bom, source.newline, source.mode)
-        new_facts = target.inspect(again, repos.for_file(candidate.path))
+        new_facts = target.inspect(again, repo)
     second = target.plan(new_facts, options)
     if second.edits:
         raise InputError(
-            candidate.shown, 1, 1, "internal error: a second run would change the file again; nothing was written"
+            source.display_path, 1, 1, "internal error: a second run would change the file again; nothing was written"
         )
 
 
@@ -255,14 +274,5 @@ def patch_text(
     Raises InputError when the patched text does not verify or a second run would change it.
     """
     source = SourceFile(repo.root / relative_path, relative_path, text, False, "\n", 0o644)
-    facts = target.inspect(source, repo)
-    plan = target.plan(facts, options)
-    new_text = apply_edits(text, plan.edits)
-    if new_text != text:
-        new_facts = target.verify(source, facts, new_text, options)
-        if new_facts is None:
-            again = SourceFile(source.path, relative_path, new_text, False, "\n", 0o644)
-            new_facts = target.inspect(again, repo)
-        if target.plan(new_facts, options).edits:
-            raise InputError(relative_path, 1, 1, "internal error: a second run would change the file again")
-    return new_text, plan.jobs, plan.notices
+    patched = _patch_source(source, target, repo, options)
+    return patched.new_text, patched.plan.jobs, patched.plan.notices

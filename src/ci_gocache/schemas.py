@@ -32,6 +32,11 @@ def _vendored_schema_text(name: str) -> str:
     return (resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / name).read_text(encoding="utf-8")
 
 
+# Definitions whose instances repeat across a document (steps: every patched job has the same
+# cache steps). An instance that validated once is not validated again.
+REPEATED_DEFINITIONS = {GITHUB_WORKFLOW: ("#/definitions/step",)}
+
+
 @lru_cache(maxsize=None)
 def _validator(name: str) -> Any:
     # jsonschema loads in a few hundred milliseconds: only a run that writes something pays for it.
@@ -39,7 +44,51 @@ def _validator(name: str) -> Any:
 
     schema = load_schema(name)
     validator_class = jsonschema.validators.validator_for(schema)
+    repeated = REPEATED_DEFINITIONS.get(name)
+    if repeated:
+        validator_class = jsonschema.validators.extend(
+            validator_class, {"$ref": _remembering_valid(validator_class.VALIDATORS["$ref"], repeated)}
+        )
     return validator_class(schema, format_checker=None)
+
+
+def _remembering_valid(check_reference: Callable[..., Any], references: tuple[str, ...]) -> Callable[..., Any]:
+    """The `$ref` keyword, remembering the instances of these references that had no error.
+
+    Whether an instance is valid against a fixed definition depends on nothing else, so the
+    errors are the same as without it; invalid instances are checked each time, for their errors.
+    """
+    valid: set[tuple[str, str]] = set()
+
+    def reference(validator: Any, ref: str, instance: Any, schema: Any) -> Any:
+        if ref not in references:
+            yield from check_reference(validator, ref, instance, schema)
+            return
+        fingerprint = _fingerprint(instance)
+        if fingerprint is not None and (ref, fingerprint) in valid:
+            return
+        errors = list(check_reference(validator, ref, instance, schema))
+        if not errors and fingerprint is not None:
+            valid.add((ref, fingerprint))
+        yield from errors
+
+    return reference
+
+
+def _fingerprint(instance: Any) -> str | None:
+    """JSON text that tells any two instances apart (so not for mappings with keys that are not
+    strings, which JSON would write as strings)."""
+    if not _string_keys_only(instance):
+        return None
+    return json.dumps(instance, sort_keys=True)
+
+
+def _string_keys_only(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _string_keys_only(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_string_keys_only(item) for item in value)
+    return True
 
 
 def schema_errors(document: Any, name: str) -> list[tuple[list[Any], str]]:

@@ -18,6 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ci_gocache.errors import InputError, line_col_of_offset
@@ -183,8 +184,26 @@ def _fast_parser_available() -> bool:
 FAST_PARSER = _fast_parser_available()
 
 
+class _OneVersionResolver(VersionedResolver):
+    """ruamel's resolver looks the YAML version up again for every scalar, with libyaml's parser
+    by raising and catching an AttributeError each time: a third of composing a large file. With
+    that parser the version cannot change within a load, so its implicit resolvers are looked
+    up once."""
+
+    @property
+    def versioned_resolver(self) -> Any:
+        try:
+            return self._resolvers_of_the_load
+        except AttributeError:
+            self._resolvers_of_the_load = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
+            return self._resolvers_of_the_load
+
+
 def _compose_all(text: str, pure: bool) -> list[Node]:
-    return [doc for doc in YAML(typ="safe", pure=pure).compose_all(text) if doc is not None]
+    yaml = YAML(typ="safe", pure=pure)
+    if not pure:
+        yaml.Resolver = _OneVersionResolver
+    return [doc for doc in yaml.compose_all(text) if doc is not None]
 
 
 def compose_text(text: str, fast: bool | None = None) -> list[Node]:
@@ -377,14 +396,16 @@ def scalar_value(node: ScalarNode) -> Any:
     return text
 
 
-def to_plain(node: Node, tag_handlers: dict[str, Any] | None = None) -> Any:
+def to_plain(node: Node, tag_handlers: dict[str, Any] | None = None, memo: dict[int, Any] | None = None) -> Any:
     """Plain Python data from a checked node graph, with `<<` merge keys applied.
 
     `tag_handlers` maps a local tag such as `!reference` to a function of the plain
-    value; unknown local tags keep the plain value.
+    value; unknown local tags keep the plain value. Calls that pass the same `memo` share
+    the values of the nodes they have in common (the same objects: do not change them).
     """
     handlers = tag_handlers or {}
-    memo: dict[int, Any] = {}
+    if memo is None:
+        memo = {}
 
     def build(current: Node) -> Any:
         key = id(current)
@@ -415,7 +436,7 @@ def to_plain(node: Node, tag_handlers: dict[str, Any] | None = None) -> Any:
                 result[plain_key] = build(value_node)
             for merge_key, merge_value in merged.items():
                 result.setdefault(merge_key, merge_value)
-        if current.tag in handlers:
+        if handlers and current.tag in handlers:
             result = handlers[current.tag](result)
         memo[key] = result
         return result

@@ -1,8 +1,9 @@
 """GitHub Actions workflows: the target interface (see targets/base.py), plus the cache-flow
 check across a repository's workflows (cacheflow.py).
 
-The interface functions live in `workflow.py` and `cacheflow.py`, imported on first use, so that a run
-which never touches this kind of file does not pay for loading them.
+The interface functions live in `workflow.py` (reading in inspection.py and module_directories.py,
+planning in planning.py and cache_steps.py, checking in verification.py) and `cacheflow.py`, imported
+on first use, so that a run which never touches this kind of file does not pay for loading them.
 """
 
 from __future__ import annotations

@@ -17,12 +17,13 @@ The idea is CI-neutral; GitLab can follow it with its `cache:` policies.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ci_gocache.targets.github import triggers
-from ci_gocache.targets.github.facts import JobFacts, StepFacts, WorkflowFacts
+from ci_gocache.targets.github.facts import JobFacts, StepFacts, WorkflowFacts, runner_systems
 
 OUR_DIRS_OUTPUT = "steps.go-cache-dirs.outputs."
 PRIMARY_KEY = re.compile(r"^\$\{\{\s*steps\.([A-Za-z0-9_-]+)\.outputs\.cache-primary-key\s*\}\}$")
@@ -82,21 +83,6 @@ class FlowFinding:
         }
 
 
-def _systems(job: JobFacts) -> frozenset[str]:
-    found = set()
-    for label in job.runs_on:
-        lowered = label.lower()
-        if "windows" in lowered:
-            found.add("Windows")
-        elif "macos" in lowered or lowered.startswith("mac"):
-            found.add("macOS")
-        elif "ubuntu" in lowered or "linux" in lowered:
-            found.add("Linux")
-        else:
-            found.add("?")
-    return frozenset(found or {"?"})
-
-
 def _same_runner(first: frozenset[str], second: frozenset[str]) -> bool:
     return "?" in first or "?" in second or bool(first & second)
 
@@ -135,7 +121,7 @@ def job_flows(workflow: WorkflowFacts, job: JobFacts) -> tuple[list[CacheRestore
     """The Go caches one job restores and saves."""
     restores: list[CacheRestore] = []
     saves: list[CacheSave] = []
-    systems = _systems(job)
+    systems = runner_systems(job)
     events = workflow.events
     go_cache_steps = {cache.step_index: cache for cache in job.caches}
     keys_by_step: dict[str, tuple[str, str]] = {}
@@ -202,20 +188,54 @@ def analyse(workflows: list[WorkflowFacts]) -> list[FlowFinding]:
             job_restores, job_saves = job_flows(workflow, job)
             restores.extend((restore, job, workflow) for restore in job_restores)
             saves.extend(job_saves)
-    findings = []
-    for restore, job, workflow in restores:
-        savers = []
-        for candidate in saves:
-            if not candidate.on_default_branch or not _same_runner(restore.systems, candidate.systems):
+    savers = SaverIndex(saves)
+    return [FlowFinding(restore, savers.of(restore), _hint(job, workflow)) for restore, job, workflow in restores]
+
+
+class SaverIndex:
+    """Which saves can fill a restore, without comparing every restore with every save.
+
+    A save fills a restore when it can run on the default branch, on the same kind of runner,
+    and its key equals the restore's key or starts with one of its restore keys. Saves are
+    indexed per runner kind by exact key and in key order (a prefix's matches are one run of
+    the sorted keys, found by bisection). Restores that ask the same question (every job of a
+    generated matrix restores the same module key) share one answer.
+    """
+
+    def __init__(self, saves: list[CacheSave]) -> None:
+        self._saves = [save for save in saves if save.on_default_branch]
+        self._by_systems: dict[frozenset[str], tuple[dict[str, list[int]], list[tuple[str, int]]]] = {}
+        self._answers: dict[tuple[str, tuple[str, ...], frozenset[str]], tuple[str, ...]] = {}
+
+    def of(self, restore: CacheRestore) -> tuple[str, ...]:
+        """"path: job" of the saves that fill this restore, in the order the saves come."""
+        question = (restore.key, restore.prefixes, restore.systems)
+        if question not in self._answers:
+            self._answers[question] = self._savers(*question)
+        return self._answers[question]
+
+    def _savers(self, key: str, prefixes: tuple[str, ...], systems: frozenset[str]) -> tuple[str, ...]:
+        by_key, ordered = self._index(systems)
+        found = set(by_key.get(key, ()))
+        for prefix in prefixes:
+            if not prefix:
                 continue
-            if candidate.key == restore.key or any(
-                prefix and candidate.key.startswith(prefix) for prefix in restore.prefixes
-            ):
-                label = f"{candidate.path}: {candidate.job}"
-                if label not in savers:
-                    savers.append(label)
-        findings.append(FlowFinding(restore, tuple(savers), _hint(job, workflow)))
-    return findings
+            position = bisect.bisect_left(ordered, (prefix, -1))
+            while position < len(ordered) and ordered[position][0].startswith(prefix):
+                found.add(ordered[position][1])
+                position += 1
+        labels = (f"{self._saves[index].path}: {self._saves[index].job}" for index in sorted(found))
+        return tuple(dict.fromkeys(labels))
+
+    def _index(self, systems: frozenset[str]) -> tuple[dict[str, list[int]], list[tuple[str, int]]]:
+        if systems not in self._by_systems:
+            by_key: dict[str, list[int]] = {}
+            for index, save in enumerate(self._saves):
+                if _same_runner(systems, save.systems):
+                    by_key.setdefault(save.key, []).append(index)
+            ordered = sorted((saved_key, index) for saved_key, indices in by_key.items() for index in indices)
+            self._by_systems[systems] = (by_key, ordered)
+        return self._by_systems[systems]
 
 
 def _hint(job: JobFacts, workflow: WorkflowFacts) -> str:

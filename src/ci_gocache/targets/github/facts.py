@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ci_gocache.repo import RepoFacts
+
+
+GO_USING_ACTIONS = ("golang/govulncheck-action", "ko-build/setup-ko")
+MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+LINT_ACTION = "golangci/golangci-lint-action"
+SETUP_GO = "actions/setup-go"
 
 
 @dataclass
@@ -101,6 +110,23 @@ class WorkflowFacts:
     repo: RepoFacts | None = None
     root_node: Any = None
     events: dict[str, Any] = field(default_factory=dict)
+
+
+def runner_systems(job: JobFacts) -> frozenset[str]:
+    """The kinds of runner the job's `runs-on` labels name (matrix values expanded): Linux,
+    Windows, macOS, or ? for a label that names none (self-hosted labels, expressions)."""
+    found = set()
+    for label in job.runs_on:
+        lowered = label.lower()
+        if "windows" in lowered:
+            found.add("Windows")
+        elif "macos" in lowered or lowered.startswith("mac"):
+            found.add("macOS")
+        elif "ubuntu" in lowered or "linux" in lowered:
+            found.add("Linux")
+        else:
+            found.add("?")
+    return frozenset(found or {"?"})
 
 
 def matrix_values(matrix: dict[str, Any], name: str) -> list[Any]:

@@ -19,6 +19,10 @@ DEFAULT_BRANCH_EVENTS = ("schedule", "workflow_dispatch", "repository_dispatch")
 # --save-on always: the events that may save (steps.save_condition, the action's save_decision).
 ALWAYS_SAVE_EVENTS = ("push", "schedule", "workflow_dispatch")
 
+# Events whose runs a pull request can start with the base repository's rights: zizmor's
+# github-env audit reports every write to $GITHUB_ENV in their workflows.
+PRIVILEGED_EVENTS = ("pull_request_target", "workflow_run")
+
 
 def events_of(on_value: Any) -> dict[str, Any]:
     """`on:` as {event name: its filter mapping or None}, whichever of the three forms it has."""
@@ -101,3 +105,8 @@ def policy_can_save(policy: str, events: dict[str, Any]) -> bool:
     # always: branch pushes, schedules and manual runs; never events a pull request can start
     # (workflow_run, issue_comment, merge_group, pull_request*), see steps.save_condition.
     return push_reaches_branches(events) or any(event in events for event in ALWAYS_SAVE_EVENTS[1:])
+
+
+def privileged(events: dict[str, Any]) -> bool:
+    """Can a pull request start a run of this workflow with the base repository's rights?"""
+    return any(event in events for event in PRIVILEGED_EVENTS)
