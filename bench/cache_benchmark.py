@@ -91,7 +91,9 @@ DEPENDENCY_BUMP = ("github.com/prometheus/client_golang", "v1.23.2", "v1.24.1")
 NEW_DEPENDENCY = ("github.com/spf13/cobra", "v1.10.2")
 OLD_GO_LINE, NEW_GO_LINE = "1.25.0", "1.26.0"
 DEFAULT_PROXY = "https://proxy.golang.org,direct"
-STRATEGY_NAMES = ["no-cache", "setup-go", "setup-go-go.sum", "actions-cache-readme", "ci-gocache"]
+STRATEGY_NAMES = ["no-cache", "setup-go", "setup-go-go.sum", "actions-cache-readme", "ci-gocache", "ci-gocache-save-every-change"]
+# The strategies `ci-gocache simulate` knows: the others stay out of event_costs.json.
+SIMULATED_STRATEGIES = ("setup-go", "setup-go-go.sum", "actions-cache-readme", "ci-gocache")
 # What a real cache service adds to a local folder. The bandwidths are those actions/cache prints
 # in real job logs ("Received 18558184 of 18558184 (100.0%), 81.6 MBs/sec" in actions/cache#471;
 # 43.0 and 39.1 MBs/sec for 30-360 MB caches in actions/toolkit#538); uploads are taken at half
@@ -423,6 +425,18 @@ def build_history(work: Path, commits: int, module_set: str, toolchains: Toolcha
     return root, records
 
 
+def setup_go_v5_hits_as_v7(history: Path, commits: list[dict[str, Any]]) -> bool:
+    """Whether setup-go's go.sum key (v4-v6.2) changes on exactly the commits where its go.mod key (v7)
+    does: both hold the Go version, so compare (go line, go.mod blob) with (go line, go.sum blob)."""
+    def blob(commit: str, name: str) -> str:
+        completed = subprocess.run(["git", "-C", str(history), "rev-parse", f"{commit}:{name}"], capture_output=True, text=True, check=False)
+        return completed.stdout.strip() if completed.returncode == 0 else ""
+
+    v7 = [(commit["go_line"], blob(commit["commit"], "go.mod")) for commit in commits]
+    v5 = [(commit["go_line"], blob(commit["commit"], "go.sum")) for commit in commits]
+    return all((v7[i] == v7[j]) == (v5[i] == v5[j]) for i in range(len(commits)) for j in range(i))
+
+
 def checkout(history: Path, commit: str, workspace: Path) -> None:
     remove_tree(workspace)
     workspace.mkdir(parents=True)
@@ -672,7 +686,8 @@ class CiGocache:
     description = (
         "ci-gocache patch --style action: the ci-gocache action restores GOMODCACHE (key on the go.sum digest, "
         "prefix restore key, saved on a miss) and GOCACHE (key per Go version, job and run, two restore keys, "
-        "back-dated after restore, trimmed to what the job used and saved on every push to main)"
+        "back-dated after restore, trimmed to what the job used and saved on a push to main unless it changed by less than "
+        "build-save-min-change, 5% of the restored entries by default)"
     )
 
     def __init__(self, root: Path, compression: str, action_inputs: dict[str, Any]) -> None:
@@ -691,6 +706,7 @@ class CiGocache:
         names = {
             "modules": "CI_GOCACHE_MODULES", "key-prefix": "CI_GOCACHE_KEY_PREFIX", "build-cache": "CI_GOCACHE_BUILD_CACHE",
             "save": "CI_GOCACHE_SAVE", "trim": "CI_GOCACHE_TRIM", "extra-key-parts": "CI_GOCACHE_EXTRA_KEY_PARTS",
+            "build-save-min-change": "CI_GOCACHE_BUILD_SAVE_MIN_CHANGE",
         }
         env = {variable: text(self.inputs[name]) for name, variable in names.items() if name in self.inputs}
         if any("${{" in value for value in env.values()):
@@ -745,6 +761,8 @@ class CiGocache:
         )
         lookups = 1
         restored_bytes = self.store.last_bytes
+        # Each restore on its own (extraction seconds, bytes): what one step restoring both at once would overlap.
+        parts = {"module": {"seconds": round(self.store.last_seconds, 3), "bytes": self.store.last_bytes}}
         self.env["CI_GOCACHE_MODULE_RESTORED_AT"] = f"{time.time():.6f}"
         build: dict[str, str] = {}
         if keys_out.get("build-cache") == "true":
@@ -753,6 +771,7 @@ class CiGocache:
             )
             lookups += 1
             restored_bytes += self.store.last_bytes
+            parts["build"] = {"seconds": round(self.store.last_seconds, 3), "bytes": self.store.last_bytes}
         self.env["CI_GOCACHE_MODULE_MATCHED_KEY"] = module.get("cache-matched-key", "")
         self.env["CI_GOCACHE_BUILD_MATCHED_KEY"] = build.get("cache-matched-key", "")
         restored = self._phase("restored")
@@ -762,6 +781,7 @@ class CiGocache:
             hits={"module": restored.get("module-hit", ""), "build": restored.get("build-hit", "")},
             keys={"module": keys_out["module-key"], "build": keys_out.get("build-key", "")},
             lookups=lookups,
+            restore_parts=parts,
         )
         if keys_out["module-cache-dir"] != str(job.gomodcache) or keys_out["build-cache-dir"] != str(job.gocache):
             raise SystemExit(f"the action found other cache directories than the job's: {keys_out}")
@@ -796,7 +816,11 @@ class CiGocache:
         self.env["CI_GOCACHE_MODULE_SAVE_OUTCOME"] = module_outcome
         self.env["CI_GOCACHE_BUILD_SAVE_OUTCOME"] = build_outcome
         reported = self._phase("report")
+        build_record = next((json.loads(line.split(" ", 1)[1]) for line in self.log[-1].splitlines()
+                             if line.startswith("ci-gocache-record: ") and '"cache":"build"' in line), {})
         job.record.update(
+            build_new_entries=build_record.get("new_entries"),
+            build_save_reason=build_record.get("save_reason", ""),
             save_seconds=time.monotonic() - started - measuring,
             saved_bytes=saved_bytes,
             saved_build_cache_bytes=build_bytes,
@@ -806,6 +830,16 @@ class CiGocache:
             saved={"module": reported.get("module-saved"), "build": reported.get("build-saved")},
             action_phase_seconds=dict(self.phase_seconds),
         )
+
+
+class CiGocacheSaveEveryChange(CiGocache):
+    """ci-gocache as before the build-save thinning: every changed build cache is saved."""
+
+    name = "ci-gocache-save-every-change"
+    description = CiGocache.description.split(" unless it changed")[0] + " whenever it changed (build-save-min-change: 0)"
+
+    def __init__(self, root: Path, compression: str, action_inputs: dict[str, Any]) -> None:
+        super().__init__(root, compression, {**action_inputs, "build-save-min-change": "0"})
 
 
 # ---------------------------------------------------------------- the runs
@@ -868,6 +902,8 @@ def make_strategies(names: list[str], work: Path, compression: str, action_input
             made.append(ActionsCacheReadme(root, compression))
         elif name == "ci-gocache":
             made.append(CiGocache(root, compression, action_inputs))
+        elif name == "ci-gocache-save-every-change":
+            made.append(CiGocacheSaveEveryChange(root, compression, action_inputs))
     return made
 
 
@@ -903,10 +939,12 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     # cold (no-cache) run of the same commit.
     if "ci-gocache" in runs and "no-cache" in runs:
         cold = {record["run"]: record["job_seconds"] for record in runs["no-cache"]}
+        # With --no-cache-runs cold-commits a source-only commit has no no-cache run: the median cold run stands in.
+        cold_median = statistics.median(cold.values()) if cold else None
         pairs = [
-            (record["run"], record["job_seconds"], cold[record["run"]])
+            (record["run"], record["job_seconds"], cold.get(record["run"], cold_median))
             for record in runs["ci-gocache"]
-            if record["kind"] == "source" and record["hits"].get("build") in ("exact", "partial") and record["run"] in cold
+            if record["kind"] == "source" and record["hits"].get("build") in ("exact", "partial") and cold
         ]
         per_run = [_ratio(warm, cold_seconds) for _, warm, cold_seconds in pairs]
         median_ratio = statistics.median(per_run) if per_run else None
@@ -984,6 +1022,8 @@ def summarise_repetitions(repetitions: list[dict[str, list[dict[str, Any]]]], mo
         if baseline not in names:
             continue
         for name in names:
+            if any(name not in runs or len(runs[name]) != len(runs[baseline]) for runs in repetitions):
+                continue  # no-cache ran on the cold commits only, or the strategy ran --once
             raw, paired, by_scale = [], [], {scale: [] for scale in scales}
             for runs in repetitions:
                 pushes = {key: [r for r in records if r["kind"] != "pull-request"] for key, records in runs.items()}
@@ -1011,16 +1051,23 @@ def summarise_repetitions(repetitions: list[dict[str, list[dict[str, Any]]]], mo
     for name in names:
         per_kind: dict[str, list[float]] = {}
         for runs in repetitions:
-            for record in runs[name]:
+            for record in runs.get(name, []):
                 event = EVENT_OF_KIND.get(record["kind"])
                 if event:
                     per_kind.setdefault(event, []).append(modelled_job_seconds(record, model))
         result["per_event"][name] = {event: round(statistics.median(values), 2) for event, values in per_kind.items()}
+    result["per_event_ratios"] = per_event_ratios(repetitions, model)
+    result["thinning"] = thinning_effect(repetitions, model)
+    result["concurrent_restore"] = concurrent_restore(repetitions, model)
     if "ci-gocache" in names and "setup-go" in names:
         ours, theirs = result["per_event"]["ci-gocache"], result["per_event"]["setup-go"]
-        ratio = {event: _ratio(ours.get(event), theirs.get(event)) for event in theirs}
+        # The verdicts: median over the repetitions of the per-repetition ratio, with the service model and
+        # cold-paired (a strategy's cold build charged the no-cache time of its commit).
+        spreads = result["per_event_ratios"].get("setup-go", {}).get("ci-gocache", {})
+        ratio = {event: spreads[event]["service_model_cold_paired"]["median"] for event in spreads}
         gosum = [value for event, value in ratio.items() if event in ("dependency_bump", "new_dependency") and value is not None]
         result["per_event_targets"] = {
+            "ratios_of_median_seconds": {event: _ratio(ours.get(event), theirs.get(event)) for event in theirs},
             "ratios_vs_setup_go": ratio,
             "source_only_push": {"target": "<= 1.0", "ratio": ratio.get("source_only_push"),
                                  "met": ratio.get("source_only_push") is not None and ratio["source_only_push"] <= 1.0},
@@ -1030,13 +1077,149 @@ def summarise_repetitions(repetitions: list[dict[str, list[dict[str, Any]]]], mo
     return result
 
 
-def event_costs(result: dict[str, Any]) -> dict[str, Any]:
+def _paired_seconds(record: dict[str, Any], cold: dict[int, float], model: dict[str, float] | None) -> float:
+    """A run's seconds, a run that built from scratch charged the no-cache time of its commit."""
+    seconds = cold.get(record["run"], record["job_seconds"]) if built_from_scratch(record) else record["job_seconds"]
+    return seconds + (model_seconds(record, model) if model else 0.0)
+
+
+def per_event_ratios(repetitions: list[dict[str, list[dict[str, Any]]]], model: dict[str, float]) -> dict[str, Any]:
+    """For each strategy, event kind and baseline: the ratio of its seconds on the runs of that kind to the
+    baseline's in the same repetition, as median and range over the repetitions; raw, cold-paired, with the
+    service model, and both."""
+    names = list(repetitions[0]) if repetitions else []
+    ratios: dict[str, Any] = {}
+    for baseline in ("setup-go", "setup-go-go.sum"):
+        if baseline not in names:
+            continue
+        for name in names:
+            if name in ("no-cache", baseline):
+                continue
+            variants: dict[str, dict[str, list[float]]] = {}
+            for runs in repetitions:
+                cold = {r["run"]: r["job_seconds"] for r in runs.get("no-cache", [])}
+                for event in EVENT_OF_KIND.values():
+                    ours = [r for r in runs.get(name, []) if EVENT_OF_KIND.get(r["kind"]) == event]
+                    theirs = [r for r in runs[baseline] if EVENT_OF_KIND.get(r["kind"]) == event]
+                    if not ours or not theirs:
+                        continue
+                    for variant, pairing, service in (("raw", {}, None), ("cold_paired", cold, None),
+                                                      ("service_model", {}, model), ("service_model_cold_paired", cold, model)):
+                        value = sum(_paired_seconds(r, pairing, service) for r in ours) / sum(_paired_seconds(r, pairing, service) for r in theirs)
+                        variants.setdefault(event, {}).setdefault(variant, []).append(value)
+                    # CPU seconds of every phase (rusage of the child processes): what load does not stretch.
+                    theirs_cpu = sum(sum(r.get("cpu_seconds", {}).values()) for r in theirs)
+                    if theirs_cpu:
+                        variants[event].setdefault("cpu", []).append(sum(sum(r.get("cpu_seconds", {}).values()) for r in ours) / theirs_cpu)
+            ratios.setdefault(baseline, {})[name] = {
+                event: {variant: _spread(values) for variant, values in by_variant.items()} for event, by_variant in variants.items()
+            }
+    return ratios
+
+
+def _save_model_seconds(record: dict[str, Any], model: dict[str, float]) -> float:
+    """The save as measured plus what the modelled service adds to it."""
+    return record["save_seconds"] + record.get("save_requests", 0) * model["save_fixed_seconds"] + record.get("saved_bytes", 0) / (model["upload_mbps"] * 1e6)
+
+
+def thinning_effect(repetitions: list[dict[str, list[dict[str, Any]]]], model: dict[str, float]) -> dict[str, Any] | None:
+    """ci-gocache (thinned build saves) against ci-gocache-save-every-change, run for run: what the skipped
+    saves buy (save seconds with the service model) and what the runs after them lose (build and test seconds)."""
+    paired = [runs for runs in repetitions if {"ci-gocache", "ci-gocache-save-every-change"} <= set(runs)]
+    if not paired:
+        return None
+    totals, saves, builds, restores, skipped, saved_builds = [], [], [], [], [], []
+    for runs in paired:
+        thin, every = runs["ci-gocache"], runs["ci-gocache-save-every-change"]
+        pushes = [(a, b) for a, b in zip(thin, every) if a["kind"] != "pull-request"]
+        totals.append(sum(modelled_job_seconds(a, model) for a, _ in pushes) / sum(modelled_job_seconds(b, model) for _, b in pushes))
+        saves.append(sum(_save_model_seconds(a, model) - _save_model_seconds(b, model) for a, b in zip(thin, every)))
+        builds.append(sum(a["build_test_seconds"] - b["build_test_seconds"] for a, b in zip(thin, every)))
+        restores.append(sum(a["restore_seconds"] + a.get("restored_bytes", 0) / (model["download_mbps"] * 1e6)
+                            - b["restore_seconds"] - b.get("restored_bytes", 0) / (model["download_mbps"] * 1e6) for a, b in zip(thin, every)))
+        skipped.append(sum(1 for a in thin if a.get("build_save_reason", "").startswith("thinned")))
+        saved_builds.append(sum(1 for a in thin if a.get("saved", {}).get("build") == "true"))
+    return {
+        "job_seconds_ratio_with_service_model": _spread(totals),
+        "save_seconds_difference": _spread(saves),
+        "restore_seconds_difference": _spread(restores),
+        "build_test_seconds_difference": _spread(builds),
+        "skipped_build_saves": _spread([float(count) for count in skipped]),
+        "build_saves": _spread([float(count) for count in saved_builds]),
+        "runs_per_repetition": len(paired[0]["ci-gocache"]),
+        "repetitions": len(paired),
+    }
+
+
+def concurrent_restore(repetitions: list[dict[str, list[dict[str, Any]]]], model: dict[str, float]) -> dict[str, Any] | None:
+    """What one step restoring the module and build caches at once would save: per ci-gocache run, the sum of
+    the two restores (extraction plus the modelled lookup and download) minus the longer one."""
+    if not repetitions or "ci-gocache" not in repetitions[0]:
+        return None
+
+    def part_seconds(part: dict[str, Any]) -> float:
+        return part["seconds"] + model["lookup_seconds"] + part["bytes"] / (model["download_mbps"] * 1e6)
+
+    by_event: dict[str, list[float]] = {}
+    shares: dict[str, list[float]] = {}
+    for runs in repetitions:
+        for record in runs["ci-gocache"]:
+            parts = [part_seconds(part) for part in record.get("restore_parts", {}).values()]
+            if len(parts) != 2:
+                continue
+            event = EVENT_OF_KIND.get(record["kind"], record["kind"])
+            gain = sum(parts) - max(parts)
+            by_event.setdefault(event, []).append(gain)
+            shares.setdefault(event, []).append(gain / modelled_job_seconds(record, model))
+    return {
+        "seconds_saved": {event: _spread(values) for event, values in by_event.items()},
+        "share_of_job": {event: _spread(values) for event, values in shares.items()},
+    }
+
+
+def _shown_path(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def repetition_complete(runs: dict[str, list[dict[str, Any]]]) -> bool:
+    """Every strategy but no-cache (which may skip it) ran the closing pull request."""
+    return all(records and records[-1]["kind"] == "pull-request" for name, records in runs.items() if name != "no-cache")
+
+
+def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several runs of the same history: their complete repetitions, in order."""
+    merged = dict(results[0])
+    merged["repetitions"] = [runs for result in results for runs in result["repetitions"] if repetition_complete(runs)]
+    merged["runs"] = merged["repetitions"][0]
+    merged["partial"] = False
+    merged["finished"] = results[-1]["finished"]
+    merged["wall_seconds"] = round(sum(result["wall_seconds"] for result in results), 1)
+    known = {cls.name: cls.description for cls in (NoCache, SetupGoDefault, SetupGoSumKeyed, ActionsCacheReadme, CiGocache, CiGocacheSaveEveryChange)}
+    merged["strategies"] = {name: known.get(name, "") for runs in merged["repetitions"] for name in runs}
+    merged["config"] = dict(results[0]["config"], command=" ; ".join(result["config"]["command"] for result in results),
+                            repeat=len(merged["repetitions"]))
+    loads = [record["load_before"] for runs in merged["repetitions"] for records in runs.values() for record in records]
+    merged["machine"] = dict(results[0]["machine"], load_end=results[-1]["machine"]["load_end"],
+                             load_mean=round(statistics.mean(loads), 2) if loads else None)
+    return merged
+
+
+def event_costs(result: dict[str, Any], json_path: Path = BENCH / "results" / "cache_benchmark.json") -> dict[str, Any]:
     """The per-event seconds in the format `ci-gocache simulate --costs` reads."""
     summary = result["repeated"]
     model = summary["model"]
+    strategies = {name: costs for name, costs in summary["per_event"].items() if name in SIMULATED_STRATEGIES}
+    extra_notes = []
+    if "setup-go-go.sum" not in strategies and "setup-go" in strategies and result.get("setup_go_v5_hits_as_v7"):
+        # Not run: its key misses and hits exactly where v7's does on this history.
+        strategies["setup-go-go.sum"] = dict(strategies["setup-go"])
+        extra_notes.append("setup-go-go.sum was not run: on this history its key (Go version and go.sum) changes exactly "
+                           "where setup-go's (Go version and go.mod) does, and the pull request changes neither, so it "
+                           "misses and hits on the same runs; its costs are setup-go's.")
     return {
         "format": "ci-gocache-costs/1",
-        "source": f"bench/results/cache_benchmark.json, {result['finished']}, {result['config']['command']}",
+        "source": f"{_shown_path(json_path)}, {result['finished']}, {result['config']['command']}",
         "notes": [
             f"Median seconds of each kind of run over {summary['repetitions']} repetitions of the history (restore + go mod "
             "download + build + test + save; checkout and toolchain set-up left out), with the modelled cache service added: "
@@ -1044,8 +1227,9 @@ def event_costs(result: dict[str, Any]) -> dict[str, Any]:
             f"down, {model['upload_mbps']} MB/s up.",
             "setup-go is v6.3+/v7 (key on go.mod); setup-go-go.sum is v4-v6.2 (key on go.sum).",
             f"Measured on {result['machine']['cpus']} shared CPUs (mean load {result['machine']['load_mean']}).",
+            *extra_notes,
         ],
-        "strategies": {name: costs for name, costs in summary["per_event"].items() if name != "no-cache"},
+        "strategies": strategies,
     }
 
 
@@ -1095,6 +1279,8 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{human_bytes(total['latest_saved_build_cache_bytes'])} |"
         )
     lines += _render_repeated(result.get("repeated"))
+    if result.get("repeated"):
+        lines += _render_event_ratios(result["repeated"])
     lines += ["", "## Targets", ""]
     targets = summary["targets"]
     warm = targets.get("warm_job_vs_cold")
@@ -1122,15 +1308,17 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"Latest saved build cache (directory bytes): {parts}."
         )
     lines += ["", "## Job seconds per run", "", "| run | change | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for index, record in enumerate(result["runs"][names[0]]):
-        cells = [f"{result['runs'][name][index]['job_seconds']:.1f}" for name in names]
+    by_run = {name: {record["run"]: record for record in result["runs"][name]} for name in names}
+    longest = max(names, key=lambda name: len(result["runs"][name]))
+    for record in result["runs"][longest]:
+        cells = [f"{by_run[name][record['run']]['job_seconds']:.1f}" if record["run"] in by_run[name] else "—" for name in names]
         lines.append(f"| {record['run']} | {record['kind']}: {record['detail']} | " + " | ".join(cells) + " |")
     for name in names:
         lines += [
             "",
             f"## {name}",
             "",
-            result["strategies"][name],
+            result["strategies"].get(name, ""),
             "",
             "| run | hits | restore s | restored | download s | build s | test s | save s | saved | GOCACHE after build | saved build cache | trimmed | load |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -1193,7 +1381,7 @@ def _render_repeated(repeated: dict[str, Any] | None) -> list[str]:
         ratios = targets["ratios_vs_setup_go"]
         lines += [
             "",
-            "ci-gocache per event ÷ setup-go (v7, go.mod key): "
+            "ci-gocache per event ÷ setup-go (v7, go.mod key), service model, cold-paired, median over the repetitions: "
             + ", ".join(f"{event.replace('_', ' ')} {_fmt(ratios.get(event), 2)}x" for event in events if event in ratios)
             + ".",
             f"- A source-only push costs no more than setup-go's exact hit (<= 1.0x): "
@@ -1204,13 +1392,59 @@ def _render_repeated(repeated: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _render_event_ratios(repeated: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Per-event ratios (median and range over the repetitions)",
+        "",
+        "Each repetition's seconds on the runs of that kind ÷ the baseline's on the same runs. Cold-paired: a run that "
+        "built from scratch is charged the no-cache time of its commit. Service: plus the modelled cache service.",
+        "",
+        "| strategy | vs | event | raw | cold-paired | service | service, cold-paired | CPU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for baseline, by_name in repeated.get("per_event_ratios", {}).items():
+        for name, by_event in by_name.items():
+            for event, spreads in by_event.items():
+                lines.append(
+                    f"| {name} | {baseline} | {event.replace('_', ' ')} | {_spread_text(spreads['raw'])} | "
+                    f"{_spread_text(spreads['cold_paired'])} | {_spread_text(spreads['service_model'])} | "
+                    f"{_spread_text(spreads['service_model_cold_paired'])} | {_spread_text(spreads.get('cpu', _spread([])))} |"
+                )
+    thinning = repeated.get("thinning")
+    if thinning:
+        def seconds(spread: dict[str, float | None]) -> str:
+            return "—" if spread["median"] is None else f"{spread['median']:+.1f} s ({spread['min']:+.1f} to {spread['max']:+.1f})"
+
+        lines += [
+            "",
+            "## Build-save thinning: ci-gocache ÷ ci-gocache-save-every-change",
+            "",
+            f"- Total job seconds with the service model: {_spread_text(thinning['job_seconds_ratio_with_service_model'])}.",
+            f"- Build saves per repetition: {thinning['build_saves']['median']:.0f} against the skipped "
+            f"{thinning['skipped_build_saves']['median']:.0f} (of {thinning['runs_per_repetition']} runs).",
+            f"- Save seconds (with the service model), summed over a repetition: {seconds(thinning['save_seconds_difference'])}.",
+            f"- Restore seconds (with the modelled download): {seconds(thinning['restore_seconds_difference'])}.",
+            f"- Build and test seconds, what the runs after a skipped save recompile: {seconds(thinning['build_test_seconds_difference'])}.",
+        ]
+    concurrent = repeated.get("concurrent_restore")
+    if concurrent:
+        lines += ["", "## Restoring both caches at once (not built: the sum of the two restores minus the longer one)", ""]
+        for event, spread in concurrent["seconds_saved"].items():
+            share = concurrent["share_of_job"][event]
+            lines.append(f"- {event.replace('_', ' ')}: {spread['median']:.2f} s ({spread['min']:.2f}–{spread['max']:.2f}), "
+                         f"{share['median']:.1%} of the job")
+    return lines
+
+
 def _nice_step(rough: float) -> float:
     """1, 2 or 5 times a power of ten, at least `rough`: readable axis ticks."""
     power = 10 ** math.floor(math.log10(rough)) if rough > 0 else 1
     return next(factor * power for factor in (1, 2, 5, 10) if factor * power >= rough)
 
 
-COLORS = {"no-cache": "#888888", "setup-go": "#d62728", "setup-go-go.sum": "#9467bd", "actions-cache-readme": "#ff7f0e", "ci-gocache": "#1f77b4"}
+COLORS = {"no-cache": "#888888", "setup-go": "#d62728", "setup-go-go.sum": "#9467bd", "actions-cache-readme": "#ff7f0e", "ci-gocache": "#1f77b4",
+          "ci-gocache-save-every-change": "#17becf"}
 
 
 def render_svg(result: dict[str, Any]) -> str:
@@ -1293,9 +1527,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxy", default=DEFAULT_PROXY, help="GOPROXY for every run")
     parser.add_argument("--work", type=Path, default=BENCH / "work")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="join the complete repetitions of these results (a run resumed with --start-repetition) into "
+                             "--results, then write the markdown, SVG and event costs as --render does")
     parser.add_argument("--render", type=Path, metavar="JSON", help="only write the markdown and SVG again from this JSON")
     parser.add_argument("--repeat", type=int, default=3, help="replays of the whole history, each from empty stores (default 3)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the strategy order per commit (default 1)")
+    parser.add_argument("--no-cache-runs", choices=["all", "cold-commits"], default="all",
+                        help="cold-commits: no-cache runs only the dependency bump, new dependency and Go version change, "
+                             "the commits the cold pairing needs (not source-only pushes, the pull request or the initial commit)")
+    parser.add_argument("--start-repetition", type=int, default=1,
+                        help="the first repetition to run (its seeds are those of that repetition): resume a run cut short, "
+                             "then merge the JSON files' repetitions")
+    parser.add_argument("--once", default="", help="comma-separated strategies that run in the first repetition only")
     parser.add_argument("--drop-caches", action="store_true", help="empty the page cache before each run (needs root)")
     parser.add_argument("--lookup-seconds", type=float, default=SERVICE_MODEL["lookup_seconds"])
     parser.add_argument("--save-fixed-seconds", type=float, default=SERVICE_MODEL["save_fixed_seconds"])
@@ -1304,11 +1548,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = {"lookup_seconds": args.lookup_seconds, "save_fixed_seconds": args.save_fixed_seconds,
              "download_mbps": args.download_mbps, "upload_mbps": args.upload_mbps}
+    if args.merge:
+        merged = merge_results([json.loads(path.read_text()) for path in args.merge])
+        args.results.mkdir(parents=True, exist_ok=True)
+        args.render = args.results / "cache_benchmark.json"
+        args.render.write_text(json.dumps(merged, indent=1) + "\n")
     if args.render:
         result = json.loads(args.render.read_text())
         result["summary"] = summarise(result["runs"])
         if "repetitions" in result:
-            result["repeated"] = summarise_repetitions(result["repetitions"], result.get("repeated", {}).get("model", model))
+            complete = [runs for runs in result["repetitions"] if repetition_complete(runs)]
+            result["repeated"] = summarise_repetitions(complete, result.get("repeated", {}).get("model", model))
+        first = result["history"][0]["commit"]
+        for candidate in sorted(args.work.glob("history-*")):
+            if candidate.is_dir() and subprocess.run(["git", "-C", str(candidate), "cat-file", "-e", first], capture_output=True).returncode == 0:
+                result["setup_go_v5_hits_as_v7"] = setup_go_v5_hits_as_v7(candidate, result["history"])
+                break
+        if "repeated" in result and all(len(costs) == len(EVENT_OF_KIND) for name, costs in result["repeated"]["per_event"].items()
+                                        if name in SIMULATED_STRATEGIES):
+            (args.render.parent / "event_costs.json").write_text(json.dumps(event_costs(result, args.render), indent=2) + "\n")
         args.render.write_text(json.dumps(result, indent=1) + "\n")
         args.render.with_suffix(".md").write_text(render_markdown(result))
         args.render.with_suffix(".svg").write_text(render_svg(result))
@@ -1328,16 +1586,28 @@ def main(argv: list[str] | None = None) -> int:
     history, commits = build_history(work, args.commits, args.modules, toolchains, args.proxy)
     log(f"history: {history} ({len(commits)} commits)")
     action = patched_action_inputs(history, commits[0]["commit"], work) if "ci-gocache" in names else {"inputs": {}}
-    strategies = make_strategies(names, work, args.compression, action["inputs"])
+    v5_hits_as_v7 = setup_go_v5_hits_as_v7(history, commits)
+    once = {name.strip() for name in args.once.split(",") if name.strip()}
+    strategies = make_strategies(names if args.start_repetition == 1 else [n for n in names if n not in once],
+                                 work, args.compression, action["inputs"])
+    descriptions = {strategy.name: strategy.description for strategy in strategies}
     repetitions: list[dict[str, list[dict[str, Any]]]] = []
+
+    def skipped(name: str, commit: dict[str, Any], pull_request: int) -> bool:
+        # The cold pairing needs no-cache only where some strategies build from scratch and others do not; the
+        # initial commit is cold for all of them and is no event.
+        return name == "no-cache" and args.no_cache_runs == "cold-commits" and (bool(pull_request) or commit["kind"] in ("source", "initial"))
+
+    expected = {name: len(commits) + 1 - sum(skipped(name, commit, 0) for commit in commits) - skipped(name, commits[-1], 1)
+                for name in names}
 
     def write_results(done: int) -> dict[str, Any]:
         """The results so far (a run cut short still leaves its figures)."""
-        complete = [runs for runs in repetitions if all(len(records) == len(commits) + 1 for records in runs.values())]
+        complete = [runs for runs in repetitions if all(len(records) == expected[name] for name, records in runs.items())]
         runs = complete[0] if complete else repetitions[0]
         loads = [record["load_before"] for each in repetitions for records in each.values() for record in records]
         result: dict[str, Any] = {
-            "partial": done < len(commits) * args.repeat,
+            "partial": done < len(commits) * (args.repeat - args.start_repetition + 1),
             "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_seconds": round(time.monotonic() - started_wall, 1),
             "config": {
@@ -1347,6 +1617,7 @@ def main(argv: list[str] | None = None) -> int:
                 "dependency_bump": DEPENDENCY_BUMP, "new_dependency": NEW_DEPENDENCY,
                 "compression": args.compression, "proxy": args.proxy,
                 "repeat": args.repeat, "seed": args.seed, "drop_caches": args.drop_caches, "service_model": model,
+                "no_cache_runs": args.no_cache_runs, "once": sorted(once),
             },
             "machine": {
                 "cpus": os.cpu_count(), "platform": platform.platform(),
@@ -1356,7 +1627,8 @@ def main(argv: list[str] | None = None) -> int:
             },
             "toolchains": toolchains.versions,
             "history": commits,
-            "strategies": {strategy.name: strategy.description for strategy in strategies},
+            "setup_go_v5_hits_as_v7": v5_hits_as_v7,
+            "strategies": descriptions,
             "ci_gocache_action_inputs": action["inputs"],
             "ci_gocache_patched_steps": action.get("steps", []),
             "sources": {
@@ -1390,18 +1662,20 @@ def main(argv: list[str] | None = None) -> int:
         if complete:
             result["repeated"] = summarise_repetitions(complete, model)
         args.results.mkdir(parents=True, exist_ok=True)
-        if complete and all(len(costs) == len(EVENT_OF_KIND) for costs in result["repeated"]["per_event"].values()):
-            (args.results / "event_costs.json").write_text(json.dumps(event_costs(result), indent=2) + "\n")
+        if complete and all(len(costs) == len(EVENT_OF_KIND) for name, costs in result["repeated"]["per_event"].items()
+                            if name in SIMULATED_STRATEGIES):
+            (args.results / "event_costs.json").write_text(json.dumps(event_costs(result, args.results / "cache_benchmark.json"), indent=2) + "\n")
         (args.results / "cache_benchmark.json").write_text(json.dumps(result, indent=1) + "\n")
         (args.results / "cache_benchmark.md").write_text(render_markdown(result))
         (args.results / "cache_benchmark.svg").write_text(render_svg(result))
         return result
 
     done = 0
-    for repetition in range(args.repeat):
-        if repetition:
-            strategies = make_strategies(names, work, args.compression, action["inputs"])  # empty stores again
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for repetition in range(args.start_repetition - 1, args.repeat):
+        if repetition > args.start_repetition - 1:
+            active = [name for name in names if name not in once]
+            strategies = make_strategies(active, work, args.compression, action["inputs"])  # empty stores again
+        runs: dict[str, list[dict[str, Any]]] = {strategy.name: [] for strategy in strategies}
         repetitions.append(runs)
         # The pull request comes last: a source change on top of the last commit, restore only.
         jobs = [(index + 1, commit, 0) for index, commit in enumerate(commits)]
@@ -1410,6 +1684,8 @@ def main(argv: list[str] | None = None) -> int:
             order = list(strategies)
             random.Random(f"{args.seed}:{repetition}:{number}").shuffle(order)
             for strategy in order:
+                if skipped(strategy.name, commit, pull_request):
+                    continue
                 record = run_job(strategy, work / "strategies" / strategy.name, number, commit, history, toolchains,
                                  args.proxy, pull_request=pull_request, drop_caches=args.drop_caches)
                 record["repetition"] = repetition + 1
@@ -1422,7 +1698,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             done += 1 if not pull_request else 0
             write_results(done)
-    result = write_results(len(commits) * args.repeat)
+    result = write_results(len(commits) * (args.repeat - args.start_repetition + 1))
     print(render_markdown(result).split("## Job seconds per run")[0])
     log(f"wrote {args.results}/cache_benchmark.{{json,md,svg}} and event_costs.json")
     return 0

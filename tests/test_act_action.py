@@ -44,6 +44,8 @@ jobs:
         uses: {ACTION_REPOSITORY}@{ACTION_REF}
         with:
           extra-key-parts: ${{{{ matrix.goarch }}}}
+          # every changed build cache is saved, so the refused run below tries both saves
+          build-save-min-change: '0'
       - name: Download modules
         run: go mod download -x
       - name: Build

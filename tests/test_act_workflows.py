@@ -10,6 +10,9 @@ through a shortened version of the bench's history, each commit one CI run on a 
     rerun      (action style) the same commit pushed again: nothing rebuilt; the build cache is
                saved once more, without what only the bump's run used
     rerun-again  (action style) and once more: nothing changed, nothing saved
+    thin       (action style) a small source change with build-save-min-change: '20%': the build
+               cache is not uploaded again (until then the history pins it to '0', so that every
+               changed build cache is saved and each run shows its own trim and save)
 
 The history runs once per style (a module-scoped fixture); each test asserts one thing of it,
 from act's log: the step outputs act records, actions/cache's log lines, the action's run
@@ -82,16 +85,41 @@ def cli_keys(work_tree: Path, run_id: int) -> dict:
     return json.loads(completed.stdout)
 
 
+SAVE_EVERY_CHANGE = "          build-save-min-change: '0'\n"
+# This module's build cache holds about 140 entries, mostly the standard library's: a change to
+# greet (its compile, main's and the link) is about 5% of them, at the default's edge.
+SAVE_ON_LARGER_CHANGES = "          build-save-min-change: '20%'\n"
+GREET_TWEAK = 'package greet\n\n// Hello greets name, warmly.\nfunc Hello(name string) string {\n\treturn "hello again, " + name\n}\n'
+
+
+def set_build_save_min_change(work_tree: Path, line: str) -> None:
+    """Set build-save-min-change (one `with:` line) in the patched workflow's ci-gocache step."""
+    workflow = work_tree / ".github" / "workflows" / "ci.yml"
+    text = workflow.read_text()
+    if SAVE_EVERY_CHANGE in text:
+        text = text.replace(SAVE_EVERY_CHANGE, line)
+    else:
+        assert "          save: auto\n" in text, text
+        text = text.replace("          save: auto\n", "          save: auto\n" + line, 1)
+    workflow.write_text(text)
+
+
 def live_through_history(runner: ActRunner, style: str) -> History:
     history = History(style, runner)
     runner.write_module()
     patch(runner.work_tree, style)
+    if style == "action":
+        set_build_save_min_change(runner.work_tree, SAVE_EVERY_CHANGE)
     runner.commit("cache Go with ci-gocache")
     steps = [("cold", None, "push"), ("source", "source", "push"), ("bump", "bump", "push"), ("pr", None, "pull_request")]
     if style == "action":
-        steps += [("rerun", None, "push"), ("rerun-again", None, "push")]
+        steps += [("rerun", None, "push"), ("rerun-again", None, "push"), ("thin", "thin", "push")]
     for name, change, event in steps:
-        if change:
+        if change == "thin":
+            set_build_save_min_change(runner.work_tree, SAVE_ON_LARGER_CHANGES)
+            (runner.work_tree / "greet" / "greet.go").write_text(GREET_TWEAK)
+            runner.commit(change)
+        elif change:
             runner.apply(change)
             runner.commit(change)
         ref = "refs/heads/main" if event == "push" else "refs/pull/7/merge"
@@ -231,6 +259,22 @@ def test_rerun_without_change_rebuilds_nothing_and_saves_nothing(action_history)
     record = history.record("rerun-again", "build")
     assert record["saved"] is False
     assert record["save_reason"].startswith("unchanged")
+
+
+def test_a_small_change_does_not_upload_the_build_cache_again(action_history):
+    """build-save-min-change: '20%': greet and what links it are a few entries of a cache mostly
+    made of the standard library, so the save is skipped with a notice, and the next run would
+    restore the same entry."""
+    history = action_history
+    run = history.runs["thin"]
+    assert hits(history, "thin") == {"mod": "exact", "build": "partial"}
+    assert GREET in run.compiled_packages()
+    assert run.saved_keys() == []
+    record = history.record("thin", "build")
+    assert record["saved"] is False and 0 < record["new_entries"]
+    assert record["save_reason"].startswith(f"thinned: {record['new_entries']} new and ")
+    assert f"build cache not saved: this job added {record['new_entries']} entries" in run.log
+    assert run.outputs("go-cache-save", "report")["build-saved"] == "false"
 
 
 def test_trimmed_build_cache_keeps_every_output_a_kept_entry_names(history):

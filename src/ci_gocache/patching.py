@@ -13,15 +13,8 @@ from typing import Any
 
 from ci_gocache.errors import InputError, Notice
 from ci_gocache.repo import RepoFacts, find_repo_root, inspect_repo
-from ci_gocache.sourcefile import (
-    MAX_FILE_BYTES,
-    ChangedOnDisk,
-    NotPatchable,
-    SourceFile,
-    read_source,
-    resolve_inside,
-    write_atomically,
-)
+from ci_gocache.filewrites import ChangedOnDisk, resolve_inside, write_atomically
+from ci_gocache.sourcefile import MAX_FILE_BYTES, NotPatchable, SourceFile, read_source
 from ci_gocache.targets import ALL_TARGETS, target_claiming, target_for_explicit_file
 from ci_gocache.targets.base import FilePlan, JobOutcome, PatchOptions
 from ci_gocache.textedit import OverlappingEdits, apply_edits, unified_diff_of_edits

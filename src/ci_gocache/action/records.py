@@ -24,6 +24,7 @@ Fields (all optional but `cache` and `hit`; unknown fields are kept, so new ones
     save_seconds      float  time the save took
     trimmed_entries   int    build-cache entries dropped before saving
     trimmed_bytes     int    bytes dropped before saving
+    new_entries       int    build-cache entries this job added to what it restored
     job               str    job id (GITHUB_JOB / CI_JOB_NAME)
     workflow          str    workflow name
     run_id            str    run id (GITHUB_RUN_ID / CI_PIPELINE_ID)

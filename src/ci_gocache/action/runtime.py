@@ -51,6 +51,12 @@ STATE_VERSION = 2
 # at most the few entries setup-go's and our own `go env` calls write.
 OWNED_CACHE_MAX_ENTRIES = 64
 SUM_LIST_SHOWN = 5
+# A restored build cache that this job changed by less than this (entries added, or unused
+# entries dropped) is not uploaded again (input build-save-min-change). A save costs an upload
+# of the whole cache, about a tenth of a cold build's time; skipping it costs the next run the
+# recompiling of what was new, at most this share of the entries: see thinned_build_save.
+DEFAULT_BUILD_SAVE_MIN_CHANGE = "5%"
+MIN_CHANGE_PATTERN = r"^(\d+(?:\.\d+)?)\s*(%?)$"
 
 
 class ActionError(Exception):
@@ -563,6 +569,9 @@ def phase_restored(env: dict[str, str]) -> int:
         "cache-hit": "true" if module["hit"] == "exact" else "false",
     }
     build = state["build"]
+    # Checked here, before the build, so that a bad value fails the job early.
+    build["save_min_change"] = env.get("CI_GOCACHE_BUILD_SAVE_MIN_CHANGE", "").strip() or DEFAULT_BUILD_SAVE_MIN_CHANGE
+    parse_min_change(build["save_min_change"])
     if build["enabled"]:
         build["matched_key"] = env.get("CI_GOCACHE_BUILD_MATCHED_KEY", "")
         build["hit"] = hit_kind(build["key"], build["matched_key"])
@@ -664,6 +673,43 @@ def complete_module_cache(state: dict[str, Any], module: dict[str, Any], env: di
     )
 
 
+def parse_min_change(text: str) -> tuple[float, bool]:
+    """build-save-min-change: `5%` (a share of the restored entries) or `200` (entries), as
+    (value, is a share). `0` always saves a changed cache."""
+    match = re.match(MIN_CHANGE_PATTERN, text.strip())
+    if not match or (match.group(2) and float(match.group(1)) > 100):
+        raise ActionError(
+            f"input build-save-min-change: expected a share of the restored entries such as 5% or a number of "
+            f"entries such as 200, got {text!r}"
+        )
+    return float(match.group(1)), bool(match.group(2))
+
+
+def thinned_build_save(build: dict[str, Any], fuzz_changed: bool) -> str:
+    """Why a restored build cache that this job changed little is not saved again, or "" to save.
+
+    Changed counts both ways: entries the job added (the next run, restoring the older entry,
+    recompiles them) and restored entries it did not use (the next run downloads them again).
+    Each run counts against the entry it restored, so skipped changes add up run after run
+    until they reach the threshold and a run saves: what a run recompiles for a skipped save
+    stays under the threshold. A miss always saves, and so does a changed fuzz corpus (inputs
+    found by fuzzing are not recompiled).
+    """
+    if build["hit"] == "miss" or fuzz_changed:
+        return ""
+    value, share = parse_min_change(build.get("save_min_change", DEFAULT_BUILD_SAVE_MIN_CHANGE))
+    restored = build.get("restored_entries", 0)
+    limit = restored * value / 100 if share else value
+    new, dropped = build["new_entries"], build["trimmed_entries"]
+    if new >= limit or dropped >= limit:
+        return ""
+    return (
+        f"thinned: {new} new and {dropped} dropped of {restored} restored entries, under build-save-min-change "
+        f"{build.get('save_min_change', DEFAULT_BUILD_SAVE_MIN_CHANGE)} ({limit:g} entries); the next run restores "
+        f"the same entry and recompiles what is new"
+    )
+
+
 def phase_prepare_save(env: dict[str, str]) -> int:
     state = load_unsaved_state(env)
     allowed, reason = save_decision(
@@ -718,18 +764,29 @@ def phase_prepare_save(env: dict[str, str]) -> int:
         # cached is not worth an upload: Go writes one per run for the module index of a fresh
         # checkout (its key holds the files' times), and setup-go's `go env` writes some.
         # Entries from before the restore were counted at the restore too.
+        fuzz_changed = fuzz_now != build.get("restored_fuzz", fuzz_now)
         unchanged = (
             build["hit"] != "miss"
             and build["trimmed_outputs"] == 0
             and trim.count_outputs(entries) == build.get("restored_outputs", -1)
-            and fuzz_now == build.get("restored_fuzz", fuzz_now)
+            and not fuzz_changed
         )
+        # Entries are only ever added by the build or dropped by the trim.
+        build["new_entries"] = max(0, entries_now - build.get("restored_entries", entries_now) + build["trimmed_entries"])
+        thinned = thinned_build_save(build, fuzz_changed)
         if not allowed:
             build["save"], build["save_reason"] = False, reason
         elif entries_now == 0:
             build["save"], build["save_reason"] = False, "the build cache is empty"
         elif unchanged:
             build["save"], build["save_reason"] = False, "unchanged: the job added no build output and used every restored one"
+        elif thinned:
+            build["save"], build["save_reason"] = False, thinned
+            notice(
+                f"build cache not saved: this job added {build['new_entries']} entries and dropped {build['trimmed_entries']} "
+                f"of the {build['restored_entries']} it restored, under build-save-min-change {build['save_min_change']}; "
+                f"the next run restores {build.get('matched_key', '')} again and recompiles those {build['new_entries']} entries"
+            )
         else:
             build["save"], build["save_reason"] = True, reason
         outputs["save-build"] = "true" if build["save"] else "false"
@@ -800,6 +857,8 @@ def build_records(state: dict[str, Any], env: dict[str, str]) -> list[dict[str, 
         if name == "build":
             record["trimmed_entries"] = cache.get("trimmed_entries", 0)
             record["trimmed_bytes"] = cache.get("trimmed_bytes", 0)
+            if "new_entries" in cache:
+                record["new_entries"] = cache["new_entries"]
             if cache.get("trim_skipped"):
                 record["trim_skipped"] = cache["trim_skipped"]
         records.append({key: value for key, value in record.items() if value is not None})

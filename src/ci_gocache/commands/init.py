@@ -102,7 +102,7 @@ def command(
         )
     refused = bool(blocked) or (bool(existing_ci) and not force)
     if not dry_run and not refused:
-        from ci_gocache.sourcefile import ChangedOnDisk
+        from ci_gocache.filewrites import ChangedOnDisk
 
         for item in emitted:
             try:
@@ -221,7 +221,7 @@ def _minor_version(go_version: str | None) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    from ci_gocache.sourcefile import write_file
+    from ci_gocache.filewrites import write_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_file(path, text.encode("utf-8"), str(path))

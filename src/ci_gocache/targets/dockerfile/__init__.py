@@ -1,7 +1,8 @@
 """Dockerfiles: the target interface (see targets/base.py).
 
-The interface functions live in `patcher.py`, imported on first use, so that a run which never
-touches this kind of file does not pay for loading it.
+The interface functions live in `patcher.py` (reading in inspection.py and build_context.py,
+planning in planning.py), imported on first use, so that a run which never touches this kind of
+file does not pay for loading it.
 """
 
 from __future__ import annotations

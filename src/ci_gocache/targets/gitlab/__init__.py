@@ -1,8 +1,8 @@
 """GitLab CI files: the target interface (see targets/base.py).
 
 The interface functions live in `pipeline.py` (reading in loading.py and facts.py, planning in
-planning.py), imported on first use, so that a run which never touches this kind of file does not
-pay for loading it.
+planning.py, cache_settings.py and yaml_edits.py), imported on first use, so that a run which
+never touches this kind of file does not pay for loading it.
 """
 
 from __future__ import annotations

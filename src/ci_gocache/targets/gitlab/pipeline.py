@@ -22,7 +22,7 @@ from ci_gocache.textedit import apply_edits
 from ci_gocache.targets.gitlab import docker_jobs
 
 # The target interface (targets/base.py): reading in loading.py and facts.py, planning in
-# planning.py, verification and description here.
+# planning.py (with cache_settings.py and yaml_edits.py), verification and description here.
 from ci_gocache.targets.gitlab.facts import inspect
 from ci_gocache.targets.gitlab.loading import NAME, claims
 from ci_gocache.targets.gitlab.planning import plan
@@ -42,8 +42,8 @@ from ci_gocache.targets.gitlab.facts import (
     _is_our_key,
     location_problem,
 )
+from ci_gocache.targets.gitlab.cache_settings import policy_rules
 from ci_gocache.targets.gitlab.planning import (
-    policy_rules,
     JobPlan,
     plan_jobs,
     share_settings,
