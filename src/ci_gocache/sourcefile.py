@@ -314,10 +314,11 @@ def check_node_graph(root: Node, shown: str) -> None:
         key = id(node)
         if key in expanded_size:
             return expanded_size[key]
-        line, col = node_position(node)
         if key in on_path:
+            line, col = node_position(node)
             raise InputError(shown, line, col, "recursive alias: an anchor refers to itself; remove the cycle")
         if depth > MAX_DEPTH:
+            line, col = node_position(node)
             raise InputError(shown, line, col, f"nesting deeper than {MAX_DEPTH} levels; simplify the file")
         on_path.add(key)
         size = 1
@@ -345,6 +346,7 @@ def check_node_graph(root: Node, shown: str) -> None:
                     break
         on_path.discard(key)
         if size > limit:
+            line, col = node_position(node)
             raise InputError(
                 shown,
                 line,

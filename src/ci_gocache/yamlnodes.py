@@ -11,23 +11,25 @@ from ci_gocache.textedit import line_end, line_start
 
 
 def count_parents(root: Node) -> dict[int, int]:
+    """How many parents each node below `root` has (by id): more than one for an aliased node."""
     counts: dict[int, int] = {}
     seen: set[int] = set()
-    stack = [root]
+    stack: list[Node] = [root]
     while stack:
         node = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        children: list[Node] = []
         if isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                children.extend([key_node, value_node])
+            children: list[Node] = [child for pair in node.value for child in pair]
         elif isinstance(node, SequenceNode):
-            children.extend(node.value)
+            children = node.value
+        else:
+            continue
         for child in children:
             counts[id(child)] = counts.get(id(child), 0) + 1
-            stack.append(child)
+            if not isinstance(child, ScalarNode):
+                stack.append(child)
     return counts
 
 
