@@ -11,7 +11,7 @@ import os
 import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -253,8 +253,9 @@ def compose_documents(source: SourceFile) -> list[Node]:
     return documents
 
 
-def _distinct_nodes(root: Node) -> int:
-    """How many nodes the document has as written (each anchored node once)."""
+def each_node_once(root: Node) -> Iterator[Node]:
+    """Every node of a document once: an anchored node is visited once however many aliases
+    point at it."""
     seen: set[int] = set()
     pending = [root]
     while pending:
@@ -262,27 +263,26 @@ def _distinct_nodes(root: Node) -> int:
         if id(node) in seen:
             continue
         seen.add(id(node))
+        yield node
         if isinstance(node, MappingNode):
             for key_node, value_node in node.value:
                 pending.append(key_node)
                 pending.append(value_node)
         elif isinstance(node, SequenceNode):
             pending.extend(node.value)
-    return len(seen)
+
+
+def _distinct_nodes(root: Node) -> int:
+    """How many nodes the document has as written (each anchored node once)."""
+    return sum(1 for _ in each_node_once(root))
 
 
 def check_keys_are_names(root: Node, shown: str) -> None:
     """Every mapping key is a name: `true:` or `1:` reads as a boolean or a number, which CI schemas
     (and the CI systems) do not take for the name it looks like."""
-    pending = [root]
-    seen: set[int] = set()
-    while pending:
-        node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in each_node_once(root):
         if isinstance(node, MappingNode):
-            for key, value in node.value:
+            for key, _value in node.value:
                 if isinstance(key, ScalarNode) and key.value != "<<" and not isinstance(scalar_value(key), str):
                     line, col = node_position(key)
                     raise InputError(
@@ -290,9 +290,6 @@ def check_keys_are_names(root: Node, shown: str) -> None:
                         f"the key `{key.value}` reads as a {key.tag.rsplit(':', 1)[-1]}, not a name; "
                         f"quote it ('{key.value}':) or rename it",
                     )
-                pending.extend((key, value))
-        elif isinstance(node, SequenceNode):
-            pending.extend(node.value)
 
 
 def node_position(node: Node) -> tuple[int, int]:

@@ -6,30 +6,21 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ci_gocache.sourcefile import mapping_get, mapping_key_node, node_position
+from ci_gocache.sourcefile import each_node_once, mapping_get, mapping_key_node, node_position
 from ci_gocache.textedit import line_end, line_start
 
 
 def count_parents(root: Node) -> dict[int, int]:
     """How many parents each node below `root` has (by id): more than one for an aliased node."""
     counts: dict[int, int] = {}
-    seen: set[int] = set()
-    stack: list[Node] = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in each_node_once(root):
         if isinstance(node, MappingNode):
-            children: list[Node] = [child for pair in node.value for child in pair]
+            for key_node, value_node in node.value:
+                counts[id(key_node)] = counts.get(id(key_node), 0) + 1
+                counts[id(value_node)] = counts.get(id(value_node), 0) + 1
         elif isinstance(node, SequenceNode):
-            children = node.value
-        else:
-            continue
-        for child in children:
-            counts[id(child)] = counts.get(id(child), 0) + 1
-            if not isinstance(child, ScalarNode):
-                stack.append(child)
+            for item in node.value:
+                counts[id(item)] = counts.get(id(item), 0) + 1
     return counts
 
 
