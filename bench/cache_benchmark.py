@@ -61,6 +61,7 @@ FIXTURE = BENCH / "fixture"
 sys.path.insert(0, str(REPO / "src"))
 
 from ci_gocache import keys  # noqa: E402
+from ci_gocache.action import summary as action_summary  # noqa: E402
 from ci_gocache.action import trim  # noqa: E402
 
 
@@ -1234,14 +1235,8 @@ def event_costs(result: dict[str, Any], json_path: Path = BENCH / "results" / "c
 
 
 def human_bytes(count: int | None) -> str:
-    if count is None:
-        return "—"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"
+    """Sizes as the action's job summary writes them; an unknown size is a dash in the tables."""
+    return "—" if count is None else action_summary.human_bytes(count)
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:

@@ -58,6 +58,17 @@ def _stream(root: Path, *args: str, separator: bytes) -> Iterator[bytes]:
         raise HistoryError((lines[-1] if lines else f"git {args[0]} failed").removeprefix("fatal: "))
 
 
+def read_batch_blob(stdout: IO[bytes]) -> bytes:
+    """The next answer of `git cat-file --batch`: the blob's bytes, or b"" for a missing object or one
+    that is not a blob."""
+    header = stdout.readline().split()
+    if len(header) < 3 or header[1] != b"blob":
+        return b""
+    data = stdout.read(int(header[2]))
+    stdout.read(1)
+    return data
+
+
 class BlobReader:
     """One `git cat-file --batch` process for every blob read during a replay."""
 
@@ -71,12 +82,7 @@ class BlobReader:
         stdout: IO[bytes] = self._process.stdout  # type: ignore[assignment]
         stdin.write(f"{blob}\n".encode())
         stdin.flush()
-        header = stdout.readline().split()
-        if len(header) < 3 or header[1] != b"blob":
-            return b""
-        data = stdout.read(int(header[2]))
-        stdout.read(1)
-        return data
+        return read_batch_blob(stdout)
 
     def close(self) -> None:
         if self._process.stdin:

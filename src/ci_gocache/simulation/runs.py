@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from ci_gocache import keys
-from ci_gocache.simulation.history import BlobReader, History, go_file_changes
+from ci_gocache.simulation.history import BlobReader, History, go_file_changes, read_batch_blob
 
 
 SUM_NAMES = frozenset(keys.SUM_FILE_NAMES)
@@ -82,12 +82,7 @@ class BlobStream:
 
     def next(self) -> bytes:
         stdout: IO[bytes] = self._process.stdout  # type: ignore[assignment]
-        header = stdout.readline().split()
-        if len(header) < 3 or header[1] != b"blob":
-            return b""
-        data = stdout.read(int(header[2]))
-        stdout.read(1)
-        return data
+        return read_batch_blob(stdout)
 
     def close(self) -> None:
         if self._process.stdout:
