@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from support.tools import tool
 
 from ci_gocache.targets.gitlab import docker_jobs
-from ci_gocache.sourcefile import compose_documents, mapping_get, read_source, to_plain
+from ci_gocache.sourcefile import compose_graphs, mapping_get, read_source, to_plain
 from ci_gocache.textedit import apply_edits
 
 PUSHING_JOB = [
@@ -223,7 +223,7 @@ def test_rewritten_entries_pass_shellcheck() -> None:
 
 def _patch_file(path: Path) -> str:
     source = read_source(path)
-    root = compose_documents(source)[0]
+    root = compose_graphs(source)[0].root
     edits = []
     for job in ("image-build", "test-image", "cached"):
         job_node = mapping_get(root, job)

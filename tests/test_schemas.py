@@ -1,7 +1,8 @@
 """The CI schemas come from the installed check-jsonschema, read without importing it, and a
 patched workflow is still validated before anything is written. Validation remembers the steps
-that were valid (every patched job repeats the same cache steps); the errors it reports are
-exactly a plain validator's."""
+that were valid (every patched job repeats the same cache steps), steps alike but for their
+`run:` text, and jobs alike but for their steps; the errors it reports are exactly a plain
+validator's."""
 
 from __future__ import annotations
 
@@ -104,3 +105,80 @@ def test_a_step_with_keys_json_would_confuse_is_not_remembered():
     for env in ({"1": "x"}, {1: "x"}, {"1": "x"}):
         step["env"] = env
         assert schemas.schema_errors(workflow, schemas.GITHUB_WORKFLOW) == _plain_validator_errors(workflow)
+
+
+def _alike_jobs(count: int) -> dict:
+    """A workflow of jobs alike but for their `run:` text, as a generated or patched one is."""
+    workflow = YAML(typ="safe").load(BASIC.read_text())
+    job = workflow["jobs"]["test"]
+    jobs = {}
+    for index in range(count):
+        copied = copy.deepcopy(job)
+        copied["steps"].append({"name": f"step {index}", "run": f"go test ./pkg{index}/..."})
+        jobs[f"job{index}"] = copied
+    return {**workflow, "jobs": jobs}
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda job: job["steps"][-1].update(run=5),  # not a string: any text, but only text
+        lambda job: job["steps"][-1].update(name=None),
+        lambda job: job["steps"][-1].update(uses="actions/checkout@v4"),  # run and uses at once
+        lambda job: job["steps"][-1].update(shell={"not": "a shell"}),
+        lambda job: job.update(steps=[]),  # at least one step
+        lambda job: job.update(steps="make test"),
+        lambda job: job.update({"timeout-minutes": "soon"}),
+        lambda job: job.update({"runs-on": None}),
+        lambda job: job.pop("runs-on"),
+        lambda job: job.update(unknown=1),
+        lambda job: job.update(uses="./.github/workflows/other.yml"),  # a job cannot be both kinds
+    ],
+)
+def test_jobs_alike_but_for_their_run_text_have_a_plain_validators_errors(break_it):
+    workflow = _alike_jobs(6)
+    for name in ("job2", "job5"):  # after valid alike jobs were remembered, and last
+        break_it(workflow["jobs"][name])
+    remembered = schemas.schema_errors(workflow, schemas.GITHUB_WORKFLOW)
+    assert remembered, "the broken jobs must fail"
+    assert remembered == _plain_validator_errors(workflow)
+
+
+def test_alike_jobs_and_steps_are_checked_once():
+    """The remembering `$ref`, around a check that counts what it is asked: 40 jobs alike but for
+    their `run:` text are checked in full once, and so is each kind of step."""
+    schema = schemas.load_schema(schemas.GITHUB_WORKFLOW)
+    plain = jsonschema.validators.validator_for(schema)
+    asked: dict[str, int] = {}
+
+    def counting(validator, ref, instance, subschema):
+        asked[ref] = asked.get(ref, 0) + 1
+        yield from plain.VALIDATORS["$ref"](validator, ref, instance, subschema)
+
+    step, (job,) = schemas.JOBS_OF_STEPS[schemas.GITHUB_WORKFLOW]
+    remembering = schemas._remembering_valid(
+        counting, {step: schemas._properties_of_any_text(schema, step)}, step, (job,)
+    )
+    validator = jsonschema.validators.extend(plain, {"$ref": remembering})(schema, format_checker=None)
+    workflow = _alike_jobs(40)
+    assert list(validator.iter_errors(workflow)) == []
+    kinds_of_steps = len({repr(sorted(each)) for each in workflow["jobs"]["job0"]["steps"]})
+    assert asked[job] == 1
+    assert asked[step] <= len(workflow["jobs"]["job0"]["steps"]) and kinds_of_steps <= asked[step]
+
+
+def test_a_schema_that_asks_more_of_steps_or_their_text_is_checked_in_full():
+    schema = copy.deepcopy(schemas.load_schema(schemas.GITHUB_WORKFLOW))
+    step, (job,) = schemas.JOBS_OF_STEPS[schemas.GITHUB_WORKFLOW]
+    assert schemas._steps_checked_only_by_item(schema, job, step)
+    assert {"run", "name", "uses"} <= schemas._properties_of_any_text(schema, step)
+
+    schema["definitions"]["normalJob"]["properties"]["steps"]["uniqueItems"] = True
+    assert not schemas._steps_checked_only_by_item(schema, job, step)
+    schema["definitions"]["step"]["properties"]["run"]["pattern"] = "^go "
+    assert "run" not in schemas._properties_of_any_text(schema, step)
+    schema["definitions"]["step"]["allOf"] = [{"properties": {"name": {"maxLength": 3}}}]
+    assert schemas._properties_of_any_text(schema, step) == frozenset()
+    schema["definitions"]["normalJob"]["if"] = {"required": ["steps"]}
+    schema["definitions"]["normalJob"]["properties"]["steps"].pop("uniqueItems")
+    assert not schemas._steps_checked_only_by_item(schema, job, step)

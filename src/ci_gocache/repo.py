@@ -56,6 +56,15 @@ class RepoFacts:
     # The cache mounts a Dockerfile has once patched (target, id, uid, gid), or None if unreadable. The
     # Dockerfile target knows how to tell; the patching pipeline sets this so other targets need not import it.
     dockerfile_cache_mounts: Optional[Callable[[Path, "RepoFacts"], Optional[list[dict[str, str]]]]] = None
+    # Answers about the tree that jobs ask again and again (which go.sum files a directory builds),
+    # remembered for as long as these facts live: like the rest of them, a snapshot of the tree.
+    remembered: dict[tuple[str, ...], list[str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def remember(self, question: tuple[str, ...], answer: Callable[[], list[str]]) -> list[str]:
+        """A copy of the answer to `question`, worked out by `answer` the first time it is asked."""
+        if question not in self.remembered:
+            self.remembered[question] = answer()
+        return list(self.remembered[question])
 
     def module_at(self, directory: str) -> GoModule | None:
         return next((module for module in self.modules if module.directory == directory), None)

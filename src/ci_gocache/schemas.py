@@ -35,6 +35,9 @@ def _vendored_schema_text(name: str) -> str:
 # Definitions whose instances repeat across a document (steps: every patched job has the same
 # cache steps). An instance that validated once is not validated again.
 REPEATED_DEFINITIONS = {GITHUB_WORKFLOW: ("#/definitions/step",)}
+# Job definitions whose `steps:` hold instances of that step definition: a job is remembered
+# apart from its steps (see _remembering_valid).
+JOBS_OF_STEPS = {GITHUB_WORKFLOW: ("#/definitions/step", ("#/definitions/normalJob",))}
 
 
 @lru_cache(maxsize=None)
@@ -46,25 +49,112 @@ def _validator(name: str) -> Any:
     validator_class = jsonschema.validators.validator_for(schema)
     repeated = REPEATED_DEFINITIONS.get(name)
     if repeated:
+        step, jobs = JOBS_OF_STEPS.get(name, ("", ()))
         validator_class = jsonschema.validators.extend(
-            validator_class, {"$ref": _remembering_valid(validator_class.VALIDATORS["$ref"], repeated)}
+            validator_class,
+            {
+                "$ref": _remembering_valid(
+                    validator_class.VALIDATORS["$ref"],
+                    {reference: _properties_of_any_text(schema, reference) for reference in repeated},
+                    step,
+                    tuple(job for job in jobs if _steps_checked_only_by_item(schema, job, step)),
+                )
+            },
         )
     return validator_class(schema, format_checker=None)
 
 
-def _remembering_valid(check_reference: Callable[..., Any], references: tuple[str, ...]) -> Callable[..., Any]:
+_ANNOTATIONS = {"$comment", "description"}
+
+
+def _values_checked_only_by_properties(definition: Any) -> bool:
+    """Does this definition look at the values of an object's keys only through `properties`?
+    Its other keywords may only ask which keys there are: `required`, `dependencies` lists, a
+    boolean `additionalProperties`, and `oneOf`/`anyOf`/`allOf` branches of those."""
+    if not isinstance(definition, dict):
+        return False
+    for keyword, value in definition.items():
+        if keyword in _ANNOTATIONS or keyword in ("type", "properties", "required"):
+            continue
+        if keyword == "additionalProperties" and isinstance(value, bool):
+            continue
+        if keyword == "dependencies" and isinstance(value, dict) and all(isinstance(keys, list) for keys in value.values()):
+            continue
+        if keyword in ("oneOf", "anyOf", "allOf") and isinstance(value, list) and all(map(_asks_only_which_keys, value)):
+            continue
+        return False
+    return True
+
+
+def _asks_only_which_keys(branch: Any) -> bool:
+    return isinstance(branch, dict) and all(
+        keyword in _ANNOTATIONS
+        or keyword in ("type", "required")
+        or (keyword == "properties" and isinstance(value, dict) and all(rule is True or rule == {} for rule in value.values()))
+        for keyword, value in branch.items()
+    )
+
+
+def _without_annotations(rule: Any) -> Any:
+    return {key: value for key, value in rule.items() if key not in _ANNOTATIONS} if isinstance(rule, dict) else rule
+
+
+def _properties_of_any_text(schema: dict[str, Any], reference: str) -> frozenset[str]:
+    """The properties of a definition that take any string and nothing else (a step's `run:`,
+    `name:`, `uses:`), when nothing else in it looks at their values: which string such a value
+    is changes nothing about whether an instance is valid. Read from the schema itself."""
+    definition = _definition(schema, reference)
+    if not _values_checked_only_by_properties(definition):
+        return frozenset()
+    properties = definition.get("properties")
+    if not isinstance(properties, dict):
+        return frozenset()
+    return frozenset(name for name, rule in properties.items() if _without_annotations(rule) == {"type": "string"})
+
+
+def _steps_checked_only_by_item(schema: dict[str, Any], job_reference: str, step_reference: str) -> bool:
+    """Does this job definition take as `steps:` any list of at least one valid step, and look at
+    them in no other way? Then, once each of a job's steps is known to be valid, whether the job
+    is valid depends only on its other keys and on how many steps it has. Read from the schema
+    itself, so a schema that asks more of `steps:` is validated in full."""
+    job = _definition(schema, job_reference)
+    if not _values_checked_only_by_properties(job):
+        return False
+    steps = (job.get("properties") or {}).get("steps")
+    return _without_annotations(steps) == {"type": "array", "items": {"$ref": step_reference}, "minItems": 1}
+
+
+def _definition(schema: dict[str, Any], reference: str) -> Any:
+    if not reference.startswith("#/definitions/"):
+        return None
+    return (schema.get("definitions") or {}).get(reference.removeprefix("#/definitions/"))
+
+
+def _remembering_valid(
+    check_reference: Callable[..., Any],
+    references: dict[str, frozenset[str]],
+    step_reference: str,
+    job_references: tuple[str, ...],
+) -> Callable[..., Any]:
     """The `$ref` keyword, remembering the instances of these references that had no error.
 
     Whether an instance is valid against a fixed definition depends on nothing else, so the
     errors are the same as without it; invalid instances are checked each time, for their errors.
+    - `references` maps each definition to its properties that take any text: instances that
+      differ only in those strings are remembered as one (each job's own `run:` step).
+    - A job of `job_references` whose steps are each valid is remembered as its other keys and
+      how many steps it has: 3,000 jobs alike but for their `run:` are checked once.
     """
     valid: set[tuple[str, str]] = set()
 
     def reference(validator: Any, ref: str, instance: Any, schema: Any) -> Any:
-        if ref not in references:
+        if ref in job_references:
+            fingerprint = job_fingerprint(validator, instance, schema)
+        elif ref in references:
+            fingerprint = _fingerprint(_any_text_alike(instance, references[ref]))
+        else:
             yield from check_reference(validator, ref, instance, schema)
             return
-        fingerprint = _fingerprint(instance)
         if fingerprint is not None and (ref, fingerprint) in valid:
             return
         errors = list(check_reference(validator, ref, instance, schema))
@@ -72,23 +162,34 @@ def _remembering_valid(check_reference: Callable[..., Any], references: tuple[st
             valid.add((ref, fingerprint))
         yield from errors
 
+    def job_fingerprint(validator: Any, job: Any, schema: Any) -> str | None:
+        steps = job.get("steps") if isinstance(job, dict) else None
+        if not isinstance(steps, list):
+            return None
+        for step in steps:
+            if next(iter(reference(validator, step_reference, step, schema)), None) is not None:
+                return None  # an invalid step: the job is checked in full, for its errors
+        others = _fingerprint({key: value for key, value in job.items() if key != "steps"})
+        return f"{len(steps)} valid steps and {others}"
+
     return reference
 
 
-def _fingerprint(instance: Any) -> str | None:
-    """JSON text that tells any two instances apart (so not for mappings with keys that are not
-    strings, which JSON would write as strings)."""
-    if not _string_keys_only(instance):
-        return None
-    return json.dumps(instance, sort_keys=True)
+_ANY_TEXT = "any text"
 
 
-def _string_keys_only(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _string_keys_only(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(_string_keys_only(item) for item in value)
-    return True
+def _any_text_alike(instance: Any, properties: frozenset[str]) -> Any:
+    """The instance with the strings of these properties all the same (other values as they are)."""
+    if not properties or not isinstance(instance, dict):
+        return instance
+    return {key: _ANY_TEXT if key in properties and isinstance(value, str) else value for key, value in instance.items()}
+
+
+def _fingerprint(instance: Any) -> str:
+    """Text that tells any two plain values apart: repr writes `1` and `'1'`, `True` and `1`,
+    `1` and `1.0` differently, in mapping keys too. Equal mappings in another key order only
+    miss being remembered."""
+    return repr(instance)
 
 
 def schema_errors(document: Any, name: str) -> list[tuple[list[Any], str]]:

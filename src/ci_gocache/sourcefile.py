@@ -11,7 +11,7 @@ import os
 import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -182,7 +182,21 @@ class _OneVersionResolver(VersionedResolver):
     """ruamel's resolver looks the YAML version up again for every scalar, with libyaml's parser
     by raising and catching an AttributeError each time: a third of composing a large file. With
     that parser the version cannot change within a load, so its implicit resolvers are looked
-    up once."""
+    up once, and so is the tag of each distinct plain scalar text."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        # Without path resolvers a plain scalar's tag depends on its text alone, and texts recur
+        # (runner labels, action names, `true`): each is matched against the patterns once.
+        try:
+            tags = self._tags_of_the_load
+        except AttributeError:
+            tags = self._tags_of_the_load = {}
+        tag = tags.get(value)
+        if tag is None:
+            tag = tags[value] = super().resolve(kind, value, implicit)
+        return tag
 
     @property
     def versioned_resolver(self) -> Any:
@@ -222,7 +236,16 @@ def _tab_near(text: str, index: int) -> bool:
     return "\t" in indentation or text[index : index + 1] == "\t"
 
 
-def compose_documents(source: SourceFile) -> list[Node]:
+@dataclass(frozen=True)
+class NodeGraph:
+    """A checked document and what one walk over its distinct nodes found."""
+
+    root: Node
+    shared: dict[int, int]  # nodes (by id) with more than one parent (aliased), and how many
+    key_not_a_name: ScalarNode | None  # the first mapping key that reads as a boolean, number or null
+
+
+def compose_graphs(source: SourceFile) -> list[NodeGraph]:
     """Parse the text into YAML node trees, one per document, with checks for bad input."""
     try:
         documents = compose_text(source.text)
@@ -248,55 +271,94 @@ def compose_documents(source: SourceFile) -> list[Node]:
         raise InputError(
             source.display_path, 1, 1, "YAML nested too deeply to read; simplify the file"
         ) from None
-    for document in documents:
-        check_node_graph(document, source.display_path)
-    return documents
+    return [examine_graph(document, source.display_path) for document in documents]
 
 
-def each_node_once(root: Node) -> Iterator[Node]:
-    """Every node of a document once: an anchored node is visited once however many aliases
-    point at it."""
-    seen: set[int] = set()
-    pending = [root]
+def examine_graph(root: Node, shown: str) -> NodeGraph:
+    """One walk over the document's distinct nodes: which are shared, whether a key is not a name,
+    and whether anything needs check_node_graph's exact walk (aliases, which can recurse or
+    expand; a duplicate key; deep nesting), which then says where and what is wrong.
+
+    A document without aliases is a tree: it cannot recurse or expand, so for most files this
+    walk is the only one.
+    """
+    seen = {id(root)}
+    shared: dict[int, int] = {}
+    pending: list[tuple[Node, int]] = [(root, 0)]  # collections, with their depth
+    key_not_a_name: ScalarNode | None = None
+    needs_exact_walk = False
+    # Scalars (most nodes) are checked where they are met instead of being queued.
     while pending:
-        node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        yield node
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            needs_exact_walk = True
+        depth += 1
         if isinstance(node, MappingNode):
+            names = set()
             for key_node, value_node in node.value:
-                pending.append(key_node)
-                pending.append(value_node)
+                if isinstance(key_node, ScalarNode):
+                    name = key_node.value
+                    if name != "<<":
+                        if name in names:
+                            needs_exact_walk = True
+                        names.add(name)
+                        if key_not_a_name is None and key_node.ctag is not _STR_TAG and not isinstance(scalar_value(key_node), str):
+                            key_not_a_name = key_node
+                    identity = id(key_node)
+                    if identity in seen:
+                        shared[identity] = shared.get(identity, 1) + 1
+                    else:
+                        seen.add(identity)
+                else:
+                    identity = id(key_node)
+                    if identity in seen:
+                        shared[identity] = shared.get(identity, 1) + 1
+                    else:
+                        seen.add(identity)
+                        pending.append((key_node, depth))
+                identity = id(value_node)
+                if identity in seen:
+                    shared[identity] = shared.get(identity, 1) + 1
+                else:
+                    seen.add(identity)
+                    if not isinstance(value_node, ScalarNode):
+                        pending.append((value_node, depth))
+                    elif depth > MAX_DEPTH:
+                        needs_exact_walk = True
         elif isinstance(node, SequenceNode):
-            pending.extend(node.value)
+            for item in node.value:
+                identity = id(item)
+                if identity in seen:
+                    shared[identity] = shared.get(identity, 1) + 1
+                else:
+                    seen.add(identity)
+                    if not isinstance(item, ScalarNode):
+                        pending.append((item, depth))
+                    elif depth > MAX_DEPTH:
+                        needs_exact_walk = True
+    if shared or needs_exact_walk:
+        check_node_graph(root, shown, len(seen))
+    return NodeGraph(root, shared, key_not_a_name)
 
 
-def _distinct_nodes(root: Node) -> int:
-    """How many nodes the document has as written (each anchored node once)."""
-    return sum(1 for _ in each_node_once(root))
-
-
-def check_keys_are_names(root: Node, shown: str) -> None:
+def check_keys_are_names(graph: NodeGraph, shown: str) -> None:
     """Every mapping key is a name: `true:` or `1:` reads as a boolean or a number, which CI schemas
     (and the CI systems) do not take for the name it looks like."""
-    for node in each_node_once(root):
-        if isinstance(node, MappingNode):
-            for key, _value in node.value:
-                if isinstance(key, ScalarNode) and key.value != "<<" and not isinstance(scalar_value(key), str):
-                    line, col = node_position(key)
-                    raise InputError(
-                        shown, line, col,
-                        f"the key `{key.value}` reads as a {key.tag.rsplit(':', 1)[-1]}, not a name; "
-                        f"quote it ('{key.value}':) or rename it",
-                    )
+    key = graph.key_not_a_name
+    if key is not None:
+        line, col = node_position(key)
+        raise InputError(
+            shown, line, col,
+            f"the key `{key.value}` reads as a {key.tag.rsplit(':', 1)[-1]}, not a name; "
+            f"quote it ('{key.value}':) or rename it",
+        )
 
 
 def node_position(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def check_node_graph(root: Node, shown: str) -> None:
+def check_node_graph(root: Node, shown: str, distinct_nodes: int) -> None:
     """Refuse recursive aliases, alias bombs, excessive depth and duplicate keys.
 
     Each distinct node is visited once; the expanded size is counted with memoisation,
@@ -305,7 +367,7 @@ def check_node_graph(root: Node, shown: str) -> None:
     """
     expanded_size: dict[int, int] = {}
     on_path: set[int] = set()
-    limit = _distinct_nodes(root) + MAX_EXPANDED_NODES
+    limit = distinct_nodes + MAX_EXPANDED_NODES
 
     def visit(node: Node, depth: int) -> int:
         key = id(node)
@@ -361,8 +423,14 @@ _BOOL_TRUE = {"true", "True", "TRUE"}
 _BOOL_FALSE = {"false", "False", "FALSE"}
 
 
+# The tag ruamel gives every scalar that resolves to a string, shared by all of them.
+_STR_TAG = VersionedResolver.DEFAULT_SCALAR_TAG
+
+
 def scalar_value(node: ScalarNode) -> Any:
     """The plain value of a scalar under the YAML 1.2 core schema that ruamel resolved."""
+    if node.ctag is _STR_TAG:
+        return node.value
     tag = node.tag
     text = node.value
     if tag == "tag:yaml.org,2002:null":

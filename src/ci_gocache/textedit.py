@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import difflib
-import re
 from dataclasses import dataclass
 
 
@@ -136,7 +135,11 @@ def unified_diff_of_edits(text: str, edits: list[Edit], fromfile: str, tofile: s
 def _lines(text: str) -> list[str]:
     """Lines split at "\n" only, each with its ending ("\r\n" stays whole; str.splitlines would also
     split at form feeds, U+2028 and lone carriage returns)."""
-    return [line for line in re.split(r"(?<=\n)", text) if line]
+    pieces = text.split("\n")
+    lines = [piece + "\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    return lines
 
 
 def _replaced_regions(text: str, edits: list[Edit], starts: list[int]) -> list[tuple[int, int, list[str]]]:

@@ -1,4 +1,4 @@
-"""Positions in composed YAML: where a node's content ends, how often a node is shared, where a path points."""
+"""Positions in composed YAML: where a node's content ends, where a path points."""
 
 from __future__ import annotations
 
@@ -6,22 +6,8 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ci_gocache.sourcefile import each_node_once, mapping_get, mapping_key_node, node_position
+from ci_gocache.sourcefile import mapping_get, mapping_key_node, node_position
 from ci_gocache.textedit import line_end, line_start
-
-
-def count_parents(root: Node) -> dict[int, int]:
-    """How many parents each node below `root` has (by id): more than one for an aliased node."""
-    counts: dict[int, int] = {}
-    for node in each_node_once(root):
-        if isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                counts[id(key_node)] = counts.get(id(key_node), 0) + 1
-                counts[id(value_node)] = counts.get(id(value_node), 0) + 1
-        elif isinstance(node, SequenceNode):
-            for item in node.value:
-                counts[id(item)] = counts.get(id(item), 0) + 1
-    return counts
 
 
 def leaf_end(text: str, node: Node) -> int:

@@ -13,9 +13,10 @@ from ci_gocache.gocommands import GO_TOOL_COMMAND, MAKE_COMMAND
 from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.repo import RepoFacts
 from ci_gocache.sourcefile import (
+    NodeGraph,
     SourceFile,
     check_keys_are_names,
-    compose_documents,
+    compose_graphs,
     mapping_get,
     mapping_key_node,
     node_position,
@@ -36,7 +37,7 @@ from ci_gocache.targets.github.facts import (
 )
 from ci_gocache.targets.github.module_directories import resolve_modules
 from ci_gocache.textedit import leading_comment_start, line_end, line_start
-from ci_gocache.yamlnodes import count_parents, leaf_end
+from ci_gocache.yamlnodes import leaf_end
 
 
 def _display(node: Node | None) -> str | None:
@@ -75,8 +76,8 @@ def _dash_column(text: str, item: Node) -> int:
     return item.start_mark.column
 
 
-def _document(source: SourceFile) -> Node:
-    documents = compose_documents(source)
+def _document(source: SourceFile) -> NodeGraph:
+    documents = compose_graphs(source)
     if len(documents) != 1:
         raise InputError(
             source.display_path,
@@ -84,18 +85,19 @@ def _document(source: SourceFile) -> Node:
             1,
             f"expected one YAML document, found {len(documents)}; a workflow is a single document",
         )
-    root = documents[0]
-    if not isinstance(root, MappingNode):
-        line, col = node_position(root)
+    graph = documents[0]
+    if not isinstance(graph.root, MappingNode):
+        line, col = node_position(graph.root)
         raise InputError(
             source.display_path, line, col, "the top level is not a mapping; a workflow starts with `on:` and `jobs:`"
         )
-    return root
+    return graph
 
 
 def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
-    root = _document(source)
-    check_keys_are_names(root, source.display_path)
+    graph = _document(source)
+    root = graph.root
+    check_keys_are_names(graph, source.display_path)
     # Jobs and steps read their plain values from the document's, converted once.
     plain_values: dict[int, Any] = {}
     plain = to_plain(root, memo=plain_values)
@@ -112,7 +114,7 @@ def inspect(source: SourceFile, repo: RepoFacts) -> WorkflowFacts:
     workflow_reasons = triggers.restore_only_reasons(events)
     # Only nodes with more than one parent (anchored and aliased) matter; without any, no
     # step needs a walk to find one.
-    parents = {node: count for node, count in count_parents(root).items() if count > 1}
+    parents = graph.shared
     text = source.text
     workflow_defaults = ((plain.get("defaults") or {}).get("run") or {}) if isinstance(plain.get("defaults"), dict) else {}
     indent_unit = 2
@@ -278,7 +280,7 @@ def _inspect_job(
             facts.publishing_reasons.append(reason)
         if step.action == "docker/build-push-action":
             facts.docker_builds.append(f"step {index_label(step)}: docker/build-push-action")
-        elif re.search(r"\bdocker\s+(buildx\s+)?build\b", run):
+        elif DOCKER_BUILD_COMMAND.search(run):
             facts.docker_builds.append(f"step {index_label(step)}: docker build in a run script")
         _record_cache(facts, step, text)
     if container_has_go and facts.go_reasons:
@@ -291,6 +293,11 @@ def _inspect_job(
     _check_self_checkout_actions(facts)
     facts.vendored_reason = _vendored_reason(facts, repo, envs)
     return facts
+
+
+DOCKER_BUILD_COMMAND = re.compile(r"\bdocker\s+(buildx\s+)?build\b")
+MODULE_MODE_NOT_VENDOR = re.compile(r"-mod[= ]mod\b|-mod[= ]readonly\b")
+MODULE_MODE_VENDOR = re.compile(r"-mod[= ]vendor\b")
 
 
 def _checks_out_this_repository(step: StepFacts) -> bool:
@@ -325,9 +332,9 @@ def _vendored_reason(facts: JobFacts, repo: RepoFacts, envs: list[Any]) -> str:
     texts = [str(env.get("GOFLAGS", "")) for env in envs if isinstance(env, dict)]
     texts += [step.run or "" for step in facts.steps if step.needs_go]
     texts += [str(step.env.get("GOFLAGS", "")) for step in facts.steps if isinstance(step.env, dict)]
-    if any(re.search(r"-mod[= ]mod\b|-mod[= ]readonly\b", text) for text in texts):
+    if any(MODULE_MODE_NOT_VENDOR.search(text) for text in texts):
         return ""
-    if any(re.search(r"-mod[= ]vendor\b", text) for text in texts):
+    if any(MODULE_MODE_VENDOR.search(text) for text in texts):
         return "builds with -mod=vendor"
     vendored = {module.directory for module in repo.modules if module.has_vendor}
     sums = [file.rsplit("/", 1)[0] if "/" in file else "" for file in facts.sum_files]
@@ -358,27 +365,28 @@ def _expandmatrix_values(values: list[str], matrix: dict[str, Any]) -> list[str]
 
 
 def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int], plain_values: dict[int, Any]) -> StepFacts:
-    line, _ = node_position(item)
-    plain = to_plain(item, memo=plain_values)
+    line = item.start_mark.line + 1
+    plain = plain_values[id(item)] if id(item) in plain_values else to_plain(item, memo=plain_values)
     if not isinstance(plain, dict):
         plain = {}
-    uses = plain.get("uses")
+    get = plain.get
+    uses = get("uses")
     action, ref = action_of(str(uses) if uses is not None else None)
-    inputs = plain.get("with") if isinstance(plain.get("with"), dict) else {}
-    run = plain.get("run")
-    shared = parents.get(id(item), 0) > 1
-    env = plain.get("env") if isinstance(plain.get("env"), dict) else {}
+    inputs = get("with")
+    run = get("run")
+    shared = parents.get(id(item), 0) > 1 if parents else False
+    env = get("env")
     step = StepFacts(
         index=index,
         line=line,
-        step_id=str(plain["id"]) if plain.get("id") is not None else None,
-        name=str(plain["name"]) if plain.get("name") is not None else None,
+        step_id=str(plain["id"]) if get("id") is not None else None,
+        name=str(plain["name"]) if get("name") is not None else None,
         uses=str(uses) if uses is not None else None,
         action=action,
         ref=ref,
         run=str(run) if run is not None else None,
-        working_directory=str(plain["working-directory"]) if plain.get("working-directory") else None,
-        inputs=inputs,
+        working_directory=str(plain["working-directory"]) if get("working-directory") else None,
+        inputs=inputs if isinstance(inputs, dict) else {},
         needs_go=False,
         shared=shared,
         flow=bool(getattr(item, "flow_style", False)),
@@ -386,16 +394,19 @@ def _inspect_step(text: str, index: int, item: Node, parents: dict[int, int], pl
         dash_column=_dash_column(text, item),
         key_column=item.start_mark.column,
         content_end=leaf_end(text, item) if not shared else 0,
-        env=env,
-        condition=str(plain["if"]) if plain.get("if") is not None else None,
+        env=env if isinstance(env, dict) else {},
+        condition=str(plain["if"]) if get("if") is not None else None,
         holds_shared_node=not shared and _holds_shared_node(item, parents),
     )
     if isinstance(item, MappingNode) and not shared:
-        with_node = mapping_get(item, "with")
-        with_key = mapping_key_node(item, "with")
-        uses_node = mapping_get(item, "uses")
-        if uses_node is not None and uses_node.start_mark.line == uses_node.end_mark.line:
-            step.uses_line_end = line_end(text, uses_node.end_mark.index)
+        # One pass for `with:` and `uses:` (keys are unique: duplicates were refused).
+        with_key = with_node = None
+        for key_node, value_node in item.value:
+            if isinstance(key_node, ScalarNode):
+                if key_node.value == "with":
+                    with_key, with_node = key_node, value_node
+                elif key_node.value == "uses" and value_node.start_mark.line == value_node.end_mark.line:
+                    step.uses_line_end = line_end(text, value_node.end_mark.index)
         if with_node is not None and with_key is not None:
             info: dict[str, Any] = {
                 "flow": bool(getattr(with_node, "flow_style", False)),

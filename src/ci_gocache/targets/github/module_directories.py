@@ -85,7 +85,7 @@ def resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any])
         if relative is None:
             unknown = True
             continue
-        for file in keys.sum_files_for_directories(repo.root, [relative]):
+        for file in repo.remember(("sum files of", relative), lambda: keys.sum_files_for_directories(repo.root, [relative])):
             if file not in sum_files:
                 sum_files.append(file)
                 hash_arguments.append(_quote(_workspace_path(checkout_prefix, file)))
@@ -97,14 +97,15 @@ def resolve_modules(facts: JobFacts, repo: RepoFacts, job_plain: dict[str, Any])
         argument = _quote(_workspace_path(checkout_prefix, relative))
         if argument not in hash_arguments:
             hash_arguments.append(argument)
-        sum_files.extend(file for file in keys.expand_sum_globs(repo.root, [relative]) if file not in sum_files)
+        globbed = repo.remember(("sum files matching", relative), lambda: keys.expand_sum_globs(repo.root, [relative]))
+        sum_files.extend(file for file in globbed if file not in sum_files)
     if not sum_files and not hash_arguments:
         unknown = True
     if unknown:
         # A directory the tool cannot name before the run (a loop over `find`, a variable):
         # every go.sum and go.work.sum, so that no module's dependency bump leaves the key as it was.
         hash_arguments = [_quote(_workspace_path(checkout_prefix, "**/go.sum")), _quote(_workspace_path(checkout_prefix, "**/go.work.sum"))]
-        sum_files = keys.all_sum_files(repo.root)
+        sum_files = repo.remember(("every sum file",), lambda: keys.all_sum_files(repo.root))
     facts.module_directories = directories
     facts.sum_files = sorted(sum_files)
     facts.hash_arguments = hash_arguments
@@ -187,7 +188,7 @@ def _matrix_directory_arguments(
         relative = repo_relative(template.replace("{0}", str(value)))
         if relative is None:
             return None, []
-        found = keys.sum_files_for_directories(repo.root, [relative])
+        found = repo.remember(("sum files of", relative), lambda: keys.sum_files_for_directories(repo.root, [relative]))
         own_sum = f"{relative}/go.sum" if relative else "go.sum"
         if found != [own_sum]:
             every_value_has_go_sum = False

@@ -25,7 +25,6 @@ from ci_gocache.sourcefile import (
     to_plain,
 )
 from ci_gocache.gocommands import GO_COMMAND, GO_TOOL_COMMAND, MAKE_COMMAND
-from ci_gocache.yamlnodes import count_parents
 from ci_gocache.targets.gitlab import scripts as shell_scripts
 from ci_gocache.targets.gitlab.loading import (
     PIPELINE_NAMES,
@@ -195,7 +194,7 @@ def inspect(source: SourceFile, repo: RepoFacts) -> GitlabFacts:
         if isinstance(key, ScalarNode) and key.value not in TOP_LEVEL_KEYWORDS and key.value != "<<"
     ]
     positions = _job_positions(project)
-    parents = count_parents(loaded.main)
+    parents = loaded.main_graph.shared
     jobs = []
     for name in own_names:
         job = _effective_job(name, config, positions, root)

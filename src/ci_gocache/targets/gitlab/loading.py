@@ -16,9 +16,10 @@ from ci_gocache import schemas
 from ci_gocache.errors import InputError
 from ci_gocache.repo import find_repo_root
 from ci_gocache.sourcefile import (
+    NodeGraph,
     SourceFile,
     check_keys_are_names,
-    compose_documents,
+    compose_graphs,
     mapping_get,
     node_position,
     read_source,
@@ -150,6 +151,11 @@ class LoadedFile:
     main: MappingNode
     header: MappingNode | None
     config: dict[str, Any]
+    graphs: dict[int, NodeGraph]  # what the checks found in each document, by id of its root
+
+    @property
+    def main_graph(self) -> NodeGraph:
+        return self.graphs[id(self.main)]
 
     @property
     def display(self) -> str:
@@ -157,7 +163,8 @@ class LoadedFile:
 
 
 def load_file(source: SourceFile, relative: str) -> LoadedFile:
-    documents = compose_documents(source)
+    graphs = compose_graphs(source)
+    documents = [graph.root for graph in graphs]
     shown = source.display_path
     if not documents:
         raise InputError(shown, 1, 1, "the file is empty; a GitLab CI file holds jobs or includes")
@@ -176,7 +183,10 @@ def load_file(source: SourceFile, relative: str) -> LoadedFile:
         line, col = node_position(main)
         raise InputError(shown, line, col, "the top level is not a mapping of jobs and keywords; fix the file")
     config = to_plain(main, TAG_HANDLERS)
-    return LoadedFile(source, relative, main, header if isinstance(header, MappingNode) else None, config)
+    return LoadedFile(
+        source, relative, main, header if isinstance(header, MappingNode) else None, config,
+        {id(graph.root): graph for graph in graphs},
+    )
 
 
 def _is_spec_header(node: Node) -> bool:
@@ -187,7 +197,7 @@ def validate_schema(loaded: LoadedFile, what: str, then: str) -> None:
     """check-jsonschema's gitlab-ci schema on the spec header and on the document after it."""
     documents = [loaded.header, loaded.main] if loaded.header is not None else [loaded.main]
     for document in documents:
-        check_keys_are_names(document, loaded.display)
+        check_keys_are_names(loaded.graphs[id(document)], loaded.display)
         plain = as_gitlab_reads(to_plain(document, TAG_HANDLERS)) if document is loaded.main else to_plain(document)
         problem = schemas.first_schema_error(
             plain, schemas.GITLAB_CI, lambda path, node=document: locate_node(node, path)
