@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,27 @@ def test_a_bad_modules_glob_exits_2_with_a_message(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.startswith("a[z-a]:1:1: not a valid glob")
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("gotoolchain", ["auto", "local"])
+def test_without_go_version_the_key_has_the_go_the_job_runs_and_nothing_is_downloaded(tmp_path, gotoolchain):
+    """`key` works the Go version out as the action does: `go env` with GOTOOLCHAIN=local, raised
+    to what go.mod asks for when GOTOOLCHAIN allows a switch. Asking never downloads a toolchain
+    (the module cache stays empty, and the proxy is off so an attempt would fail)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURE, repo)
+    go_mod = repo / "go.mod"
+    go_mod.write_text(go_mod.read_text().replace("go 1.22\n", "go 1.99.0\n"))
+    module_cache = tmp_path / "modcache"
+    env = {**os.environ, "GOTOOLCHAIN": gotoolchain, "GOMODCACHE": str(module_cache), "GOPROXY": "off", "GOFLAGS": ""}
+    local = subprocess.run(
+        ["go", "env", "GOVERSION"], env={**env, "GOTOOLCHAIN": "local"}, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    completed = subprocess.run(
+        [sys.executable, "-m", "ci_gocache", "key", str(repo), "--format", "json"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    expected = "go1.99.0" if gotoolchain == "auto" else local
+    assert json.loads(completed.stdout)["parts"]["go_version"] == expected
+    assert not module_cache.exists() or not any(module_cache.rglob("*"))

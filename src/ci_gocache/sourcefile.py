@@ -184,15 +184,16 @@ class _OneVersionResolver(VersionedResolver):
     that parser the version cannot change within a load, so its implicit resolvers are looked
     up once, and so is the tag of each distinct plain scalar text."""
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # Without path resolvers a plain scalar's tag depends on its text alone, and texts recur
         # (runner labels, action names, `true`): each is matched against the patterns once.
-        try:
-            tags = self._tags_of_the_load
-        except AttributeError:
-            tags = self._tags_of_the_load = {}
+        self._tags_of_the_load: dict[str, Any] | None = None if self.yaml_path_resolvers else {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tags = self._tags_of_the_load
+        if tags is None or kind is not ScalarNode or not implicit[0]:
+            return super().resolve(kind, value, implicit)
         tag = tags.get(value)
         if tag is None:
             tag = tags[value] = super().resolve(kind, value, implicit)
@@ -242,7 +243,7 @@ class NodeGraph:
 
     root: Node
     shared: dict[int, int]  # nodes (by id) with more than one parent (aliased), and how many
-    key_not_a_name: ScalarNode | None  # the first mapping key that reads as a boolean, number or null
+    key_not_a_name: ScalarNode | None  # the first mapping key in the text that reads as a boolean, number or null
 
 
 def compose_graphs(source: SourceFile) -> list[NodeGraph]:
@@ -302,8 +303,9 @@ def examine_graph(root: Node, shown: str) -> NodeGraph:
                         if name in names:
                             needs_exact_walk = True
                         names.add(name)
-                        if key_not_a_name is None and key_node.ctag is not _STR_TAG and not isinstance(scalar_value(key_node), str):
-                            key_not_a_name = key_node
+                        if key_node.ctag is not _STR_TAG and not isinstance(scalar_value(key_node), str):
+                            if key_not_a_name is None or key_node.start_mark.index < key_not_a_name.start_mark.index:
+                                key_not_a_name = key_node  # the first in the text
                     identity = id(key_node)
                     if identity in seen:
                         shared[identity] = shared.get(identity, 1) + 1
@@ -416,7 +418,10 @@ def check_node_graph(root: Node, shown: str, distinct_nodes: int) -> None:
         expanded_size[key] = size
         return size
 
-    visit(root, 0)
+    try:
+        visit(root, 0)
+    finally:
+        del visit  # it refers to itself (see to_plain)
 
 
 _BOOL_TRUE = {"true", "True", "TRUE"}
@@ -469,29 +474,33 @@ def to_plain(node: Node, tag_handlers: dict[str, Any] | None = None, memo: dict[
         memo = {}
 
     def build(current: Node) -> Any:
+        if isinstance(current, ScalarNode):
+            # Scalars are not remembered: their values are immutable, and equal for every alias.
+            if handlers and current.tag in handlers:
+                return handlers[current.tag](scalar_value(current))
+            return scalar_value(current)
         key = id(current)
         if key in memo:
             return memo[key]
-        if isinstance(current, ScalarNode):
-            result: Any = scalar_value(current)
-        elif isinstance(current, SequenceNode):
+        result: Any
+        if isinstance(current, SequenceNode):
             result = [build(item) for item in current.value]
         else:
             result = {}
             merged: dict[Any, Any] = {}
             for key_node, value_node in current.value:
-                if isinstance(key_node, ScalarNode) and key_node.value == "<<" and key_node.tag in (
-                    "tag:yaml.org,2002:merge",
-                    "tag:yaml.org,2002:str",
-                ):
-                    sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-                    for source_node in sources:
-                        source_value = build(source_node)
-                        if isinstance(source_value, dict):
-                            for merge_key, merge_value in source_value.items():
-                                merged.setdefault(merge_key, merge_value)
-                    continue
-                plain_key = build(key_node)
+                if isinstance(key_node, ScalarNode):
+                    if key_node.value == "<<" and key_node.tag in ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:str"):
+                        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                        for source_node in sources:
+                            source_value = build(source_node)
+                            if isinstance(source_value, dict):
+                                for merge_key, merge_value in source_value.items():
+                                    merged.setdefault(merge_key, merge_value)
+                        continue
+                    plain_key = build(key_node)
+                else:
+                    plain_key = build(key_node)
                 if isinstance(plain_key, (list, dict)):
                     plain_key = str(plain_key)
                 result[plain_key] = build(value_node)
@@ -502,7 +511,11 @@ def to_plain(node: Node, tag_handlers: dict[str, Any] | None = None, memo: dict[
         memo[key] = result
         return result
 
-    return build(node)
+    try:
+        return build(node)
+    finally:
+        # build refers to itself: left so, it and the memo would wait for the cycle collector.
+        del build
 
 
 def mapping_get(node: Node | None, key: str) -> Node | None:

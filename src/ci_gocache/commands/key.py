@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,12 +35,30 @@ def _fail(path: str, message: str) -> None:
     sys.exit(2)
 
 
-def local_go_version(directory: Path) -> str:
+def job_go_version(root: Path, go_dir: Path, sum_files: list[str]) -> str:
+    """The Go version the job's builds run, worked out as the action works it out: `go env` with
+    GOTOOLCHAIN=local (asking never downloads a toolchain), then GOTOOLCHAIN's rules over the
+    go.work or go.mod lines of the keyed modules. "unknown" without a working go."""
+    from ci_gocache.action.goenv import (
+        configured_gotoolchain,
+        go_env,
+        module_files_for_version,
+        read_small_text,
+        required_go_version,
+    )
+    from ci_gocache.action.inputs import ActionError
+
     try:
-        completed = subprocess.run(["go", "env", "GOVERSION"], cwd=directory, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
+        values = go_env(["GOVERSION", "GOENV", "GOROOT"], str(go_dir), dict(os.environ))
+    except ActionError:
         return "unknown"
-    return completed.stdout.strip() or "unknown"
+    if not values["GOVERSION"]:
+        return "unknown"
+    return required_go_version(
+        values["GOVERSION"],
+        configured_gotoolchain(dict(os.environ), values["GOENV"], values["GOROOT"]),
+        (read_small_text(os.path.join(root, name)) for name in module_files_for_version(root, sum_files)),
+    )
 
 
 def _previous_sums(root: Path, current: keys.WorkspaceKeys, values: tuple[str, ...]) -> dict[str, str]:
@@ -110,7 +127,7 @@ def as_json(root: Path, current: keys.WorkspaceKeys, explanations: list[Explanat
 @click.option("--prefix", default=keys.DEFAULT_PREFIX, show_default=True, help="The key prefix (the action's key-prefix).")
 @click.option("--os", "os_name", default=None, help="Runner OS as GitHub names it (Linux, Windows, macOS). Default: $RUNNER_OS or this machine's.")
 @click.option("--arch", default=None, help="Runner arch as GitHub names it (X64, ARM64). Default: $RUNNER_ARCH or this machine's.")
-@click.option("--go-version", default=None, help="Default: `go env GOVERSION` in DIR.")
+@click.option("--go-version", default=None, help="Default: the Go the job's builds run, as the action works it out (never downloads one).")
 @click.option("--job", default=None, help="The job id. Default: $GITHUB_JOB, else JOB.")
 @click.option("--matrix", "matrix_json", default=None, help="The job's matrix leg as toJSON(matrix) gives it (the action reads it itself). Default: $CI_GOCACHE_MATRIX, else none.")
 @click.option("--extra", multiple=True, help="An extra build-key part (the action's extra-key-parts). Repeatable.")
@@ -156,7 +173,7 @@ def command(
         prefix=prefix,
         os_name=os_name or os.environ.get("RUNNER_OS") or RUNNER_OS.get(system, system),
         arch=arch or os.environ.get("RUNNER_ARCH") or RUNNER_ARCH.get(machine.lower(), machine),
-        go_version=go_version or local_go_version(go_dir),
+        go_version=go_version or job_go_version(root, go_dir, sum_files),
         job=job or os.environ.get("GITHUB_JOB") or "JOB",
         matrix_json=matrix_json if matrix_json is not None else os.environ.get("CI_GOCACHE_MATRIX", ""),
         extra=list(extra),

@@ -10,7 +10,7 @@ import sys
 import click
 
 from ci_gocache.keys import DEFAULT_PREFIX
-from ci_gocache.patching import RepoCache, cache_flow, discover, patch_file
+from ci_gocache.patching import RepoCache, cache_flow, collector_paused, discover, patch_file
 from ci_gocache.targets.base import PATCH_STYLES, SAVE_POLICIES, PatchOptions
 
 DEFAULT_PATHS = ["."]  # every CI file a target claims: workflows, GitLab files, Dockerfiles
@@ -91,10 +91,20 @@ def command(
         action_version=action_version,
         cache_mounts_dance=cache_mounts_dance,
     )
+    _exit_cleanly_on_sigterm()
+    # The collector stays off until the results are gone (see patching.collector_paused): with it
+    # on again while they live, its next passes would walk all of them, for nothing.
+    with collector_paused():
+        status = _patch_and_report(list(paths), options, check, dry_run, output_format)
+    if status:
+        sys.exit(status)
+
+
+def _patch_and_report(paths: list[str], options: PatchOptions, check: bool, dry_run: bool, output_format: str) -> int:
+    """Patch, print what happened, and return the exit status."""
     repos = RepoCache()
     write = not (check or dry_run)
-    _exit_cleanly_on_sigterm()
-    results = [patch_file(candidate, options, repos, write) for candidate in discover(list(paths), DEFAULT_PATHS)]
+    results = [patch_file(candidate, options, repos, write) for candidate in discover(paths, DEFAULT_PATHS)]
     if not results:
         click.echo("ci-gocache: no CI files found; pass workflow files or directories", err=True)
     for result in results:
@@ -134,6 +144,7 @@ def command(
                 jobs = ", ".join(dict.fromkeys(job.job for job in result.jobs if job.outcome == "patched"))
                 click.echo(f"{result.path}: {verb}" + (f" (jobs: {jobs})" if jobs and result.status == "changed" else ""))
     if any(result.status == "error" for result in results):
-        sys.exit(2)
+        return 2
     if check and changed:
-        sys.exit(1)
+        return 1
+    return 0
