@@ -291,53 +291,35 @@ def examine_graph(root: Node, shown: str) -> NodeGraph:
     # Scalars (most nodes) are checked where they are met instead of being queued.
     while pending:
         node, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            needs_exact_walk = True
-        depth += 1
+        depth += 1  # the depth of its children
         if isinstance(node, MappingNode):
             names = set()
+            children = []
             for key_node, value_node in node.value:
-                if isinstance(key_node, ScalarNode):
+                if isinstance(key_node, ScalarNode) and key_node.value != "<<":
                     name = key_node.value
-                    if name != "<<":
-                        if name in names:
-                            needs_exact_walk = True
-                        names.add(name)
-                        if key_node.ctag is not _STR_TAG and not isinstance(scalar_value(key_node), str):
-                            if key_not_a_name is None or key_node.start_mark.index < key_not_a_name.start_mark.index:
-                                key_not_a_name = key_node  # the first in the text
-                    identity = id(key_node)
-                    if identity in seen:
-                        shared[identity] = shared.get(identity, 1) + 1
-                    else:
-                        seen.add(identity)
-                else:
-                    identity = id(key_node)
-                    if identity in seen:
-                        shared[identity] = shared.get(identity, 1) + 1
-                    else:
-                        seen.add(identity)
-                        pending.append((key_node, depth))
-                identity = id(value_node)
-                if identity in seen:
-                    shared[identity] = shared.get(identity, 1) + 1
-                else:
-                    seen.add(identity)
-                    if not isinstance(value_node, ScalarNode):
-                        pending.append((value_node, depth))
-                    elif depth > MAX_DEPTH:
+                    if name in names:
                         needs_exact_walk = True
+                    names.add(name)
+                    if key_node.ctag is not _STR_TAG and not isinstance(scalar_value(key_node), str):
+                        if key_not_a_name is None or key_node.start_mark.index < key_not_a_name.start_mark.index:
+                            key_not_a_name = key_node  # the first in the text
+                children.append(key_node)
+                children.append(value_node)
         elif isinstance(node, SequenceNode):
-            for item in node.value:
-                identity = id(item)
-                if identity in seen:
-                    shared[identity] = shared.get(identity, 1) + 1
-                else:
-                    seen.add(identity)
-                    if not isinstance(item, ScalarNode):
-                        pending.append((item, depth))
-                    elif depth > MAX_DEPTH:
-                        needs_exact_walk = True
+            children = node.value
+        else:
+            continue
+        if depth > MAX_DEPTH and children:
+            needs_exact_walk = True
+        for child in children:
+            identity = id(child)
+            if identity in seen:
+                shared[identity] = shared.get(identity, 1) + 1
+            else:
+                seen.add(identity)
+                if not isinstance(child, ScalarNode):
+                    pending.append((child, depth))
     if shared or needs_exact_walk:
         check_node_graph(root, shown, len(seen))
     return NodeGraph(root, shared, key_not_a_name)
