@@ -18,8 +18,6 @@ from ci_gocache.gopaths import is_go_cache_path
 from ci_gocache.repo import RepoFacts
 from ci_gocache.sourcefile import (
     SourceFile,
-    mapping_get,
-    mapping_key_node,
     node_position,
     read_source,
     to_plain,
@@ -163,6 +161,9 @@ class GitlabFacts:
     workflow_from: str = ""
     # How many places refer to each node: more than one means an anchor used by an alias.
     parents: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
+    # The sorted offsets of the top-level keys (where each job's text ends: yaml_edits.following_key_start).
+    main_key_starts: list[int] = field(default_factory=list, repr=False, compare=False)
+    repo: RepoFacts | None = field(default=None, repr=False, compare=False)
 
 
 def project_root(path: Path, repo_root: Path) -> Path:
@@ -182,10 +183,15 @@ def project_root(path: Path, repo_root: Path) -> Path:
 
 
 def inspect(source: SourceFile, repo: RepoFacts) -> GitlabFacts:
-    root = project_root(source.path, repo.root)
-    relative = _relative_to(root, source.path)
-    loaded = load_file(source, relative)
+    loaded = load_file(source, _relative_to(project_root(source.path, repo.root), source.path))
     validate_schema(loaded, "does not match", "; fix the file first")
+    return inspect_loaded(source, repo, loaded)
+
+
+def inspect_loaded(source: SourceFile, repo: RepoFacts, loaded: LoadedFile) -> GitlabFacts:
+    """The facts of a file that is already read and validated (`inspect`, and verify's patched text)."""
+    root = project_root(source.path, repo.root)
+    relative = loaded.relative
     project, merged, kind, context = _project_for(root, relative, source, loaded)
     resolver = _ReferenceResolver(merged)
     config = resolver.resolve(merged)
@@ -195,10 +201,14 @@ def inspect(source: SourceFile, repo: RepoFacts) -> GitlabFacts:
     ]
     positions = _job_positions(project)
     parents = loaded.main_graph.shared
+    entries: dict[str, tuple[Node, Node]] = {}
+    for key, value in loaded.main.value:
+        if isinstance(key, ScalarNode):
+            entries.setdefault(key.value, (key, value))
     jobs = []
     for name in own_names:
         job = _effective_job(name, config, positions, root)
-        job.nodes = _job_nodes(loaded, name, parents)
+        job.nodes = _job_nodes(entries.get(name), parents)
         jobs.append(job)
     unit, offset = _indentation(loaded.main)
     workflow, workflow_from = pipeline_workflow(config, project.includes)
@@ -216,6 +226,8 @@ def inspect(source: SourceFile, repo: RepoFacts) -> GitlabFacts:
         root=root,
         loaded=loaded,
         parents=parents,
+        main_key_starts=sorted(key.start_mark.index for key, _ in loaded.main.value),
+        repo=repo,
         workflow=workflow,
         workflow_from=workflow_from,
     )
@@ -294,11 +306,12 @@ def _indentation(main: MappingNode) -> tuple[int, int]:
     return unit, unit if offset is None else offset
 
 
-def _job_nodes(loaded: LoadedFile, name: str, parents: dict[int, int]) -> _JobNodes | None:
-    key = mapping_key_node(loaded.main, name)
-    value = mapping_get(loaded.main, name)
-    if key is None or value is None:
+def _job_nodes(entry: tuple[Node, Node] | None, parents: dict[int, int]) -> _JobNodes | None:
+    """The job's key and value nodes in the file (`entry`, its top-level key and value), as the
+    planner edits them."""
+    if entry is None:
         return None
+    key, value = entry
     own = {k.value for k, _ in value.value if isinstance(k, ScalarNode)} if isinstance(value, MappingNode) else set()
     merged = to_plain(value, TAG_HANDLERS) if isinstance(value, MappingNode) else {}
     return _JobNodes(

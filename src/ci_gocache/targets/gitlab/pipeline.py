@@ -23,7 +23,7 @@ from ci_gocache.targets.gitlab import docker_jobs
 
 # The target interface (targets/base.py): reading in loading.py and facts.py, planning in
 # planning.py (with cache_settings.py and yaml_edits.py), verification and description here.
-from ci_gocache.targets.gitlab.facts import inspect
+from ci_gocache.targets.gitlab.facts import inspect, inspect_loaded
 from ci_gocache.targets.gitlab.loading import NAME, claims
 from ci_gocache.targets.gitlab.planning import plan
 from ci_gocache.targets.gitlab.loading import (
@@ -55,8 +55,11 @@ __all__ = ["NAME", "claims", "describe", "inspect", "plan", "verify"]
 # ---------------------------------------------------------------- verification
 
 
-def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: PatchOptions) -> None:
-    """Parse the patched text again and check it before anything is written."""
+def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: PatchOptions) -> GitlabFacts | None:
+    """Parse the patched text again and check it before anything is written.
+
+    Returns the facts of the patched text, so the pipeline can check that a second plan is empty
+    without parsing and validating it once more."""
     patched = SourceFile(source.path, source.display_path, new_text, source.has_bom, source.newline, source.mode)
     try:
         new_loaded = load_file(patched, facts.loaded.relative if facts.loaded else "")
@@ -122,6 +125,14 @@ def verify(source: SourceFile, facts: GitlabFacts, new_text: str, options: Patch
     updated = {name: _without(job, ()) if isinstance(job, dict) else job for name, job in updated.items()}
     if original != updated:
         raise InputError(source.display_path, 1, 1, "internal error: the patch changed more than the Go caches; nothing was written")
+    if facts.repo is None:
+        return None
+    try:
+        return inspect_loaded(patched, facts.repo, new_loaded)
+    except InputError as error:
+        raise InputError(
+            source.display_path, error.line, error.col, f"internal error, the patch would break the file: {error.message}"
+        ) from None
 
 
 def _plain_json(value: Any) -> Any:

@@ -243,7 +243,9 @@ def _plan_job(facts: GitlabFacts, job: GitlabJob, options: PatchOptions) -> JobP
     unit = max(1, column - nodes.key.start_mark.column)
     layout = YamlLayout(unit, min(facts.sequence_offset, unit))
     parents = facts.parents
-    job_stop = following_key_start(text, facts.loaded.main if facts.loaded else value, nodes.key, len(text))
+    job_stop = following_key_start(
+        text, facts.loaded.main if facts.loaded else value, nodes.key, len(text), facts.main_key_starts if facts.loaded else None
+    )
     job_end = node_end(text, value, nodes.key.start_mark.index, job_stop)
     edits: list[Edit] = []
     new_keys: list[str] = []

@@ -4,6 +4,7 @@ way these cannot follow raises Refused, which leaves the job unchanged."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass
@@ -110,10 +111,14 @@ def _key(key: str) -> str:
     return key if re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", key) else _scalar(key)
 
 
-def following_key_start(text: str, mapping: MappingNode, key: Node, stop: int) -> int:
-    """Start of the line of the key written after `key` in `mapping`, else `stop`."""
-    later = [other.start_mark.index for other, _ in mapping.value if other.start_mark.index > key.start_mark.index]
-    return line_start(text, min(later)) if later else stop
+def following_key_start(text: str, mapping: MappingNode, key: Node, stop: int, key_starts: list[int] | None = None) -> int:
+    """Start of the line of the key written after `key` in `mapping`, else `stop`. `key_starts`,
+    the sorted offsets of the mapping's keys, spares a pass over a large one (the top level)."""
+    if key_starts is not None:
+        later = bisect.bisect_right(key_starts, key.start_mark.index)
+        return line_start(text, key_starts[later]) if later < len(key_starts) else stop
+    after = [other.start_mark.index for other, _ in mapping.value if other.start_mark.index > key.start_mark.index]
+    return line_start(text, min(after)) if after else stop
 
 
 def node_end(text: str, node: Node, written_at: int, stop: int) -> int:
