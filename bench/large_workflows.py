@@ -8,6 +8,7 @@ and times `ci-gocache patch` on each as a fresh process, side by side in one run
   action   --dry-run --style action: shorter steps, the 3,000-job result (2.1 MB) is verified and printed
   write    --style action without --dry-run: the same, written to disk (a fresh copy each run)
   plain    the env file (over 220,000 YAML nodes, no alias; once refused as "an alias bomb?")
+  gitlab   --dry-run on a .gitlab-ci.yml of 300 and 3,000 alike Go jobs
 
 The ratio 3000/300 tells linearity (10 is linear). With `--against OTHER/src` every run of this
 checkout alternates with one of that checkout's (an earlier commit, `git worktree add`), and
@@ -32,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from support.large_workflows import go_jobs_workflow, plain_env_workflow, repo_with  # noqa: E402
+from support.large_workflows import gitlab_jobs_pipeline, go_jobs_workflow, plain_env_workflow, repo_with  # noqa: E402
 
 ACTION_ARGS = ["--style", "action", "--action-ref", "0" * 40, "--action-version", "v1.0.0"]
 CASES = (("steps", ["--dry-run"]), ("action", ["--dry-run", *ACTION_ARGS]), ("write", ACTION_ARGS))
@@ -80,10 +81,12 @@ def main() -> None:
         base = Path(scratch)
         repos = {jobs: repo_with(base / f"jobs-{jobs}", go_jobs_workflow(jobs)) for jobs in (300, 3000)}
         plain = repo_with(base / "plain", plain_env_workflow(110_000))
+        pipelines = {jobs: repo_with(base / f"gitlab-{jobs}", "", gitlab_jobs_pipeline(jobs)) for jobs in (300, 3000)}
         rows = []
         for label, args in CASES:
             rows.append((label, {jobs: best_of(repo, args, sources, arguments.repeat) for jobs, repo in repos.items()}))
         rows.append(("plain", {110_000: best_of(plain, ["--dry-run"], sources, arguments.repeat)}))
+        rows.append(("gitlab", {jobs: best_of(repo, ["--dry-run"], sources, arguments.repeat) for jobs, repo in pipelines.items()}))
     print(f"load average after the runs: {os.getloadavg()[0]:.2f}")
     print(f"{'case':7} {'size':>7} {'this checkout':>30} {'other checkout':>30} {'this/other':>10} {'3000/300':>9}")
     for label, by_size in rows:

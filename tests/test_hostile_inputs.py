@@ -12,7 +12,7 @@ import pytest
 
 from support.cli import run_cli
 from support.golden import all_cases, case_config, project_copy
-from support.large_workflows import HEADER, go_jobs_workflow, plain_env_workflow, repo_with
+from support.large_workflows import HEADER, gitlab_jobs_pipeline, go_jobs_workflow, plain_env_workflow, repo_with
 
 
 def test_large_plain_file_without_aliases_is_not_an_alias_bomb(tmp_path: Path) -> None:
@@ -37,6 +37,22 @@ def test_patch_that_would_outgrow_the_size_limit_is_refused_before_writing(tmp_p
     assert "Traceback" not in result.stderr
     assert re.search(r"ci\.yml:1:1: the patched file would be \d+ bytes, over the \d+-byte limit", result.stderr)
     assert (repo / ".github" / "workflows" / "ci.yml").read_text() == workflow
+
+
+def test_a_gitlab_pipeline_of_many_alike_jobs_is_patched_whole_and_once(tmp_path: Path) -> None:
+    # Each job's text ends where the next top-level key begins: found for 600 jobs at once.
+    jobs = 600
+    pipeline = gitlab_jobs_pipeline(jobs)
+    repo = repo_with(tmp_path, "", pipeline)
+    result = run_cli("patch", cwd=repo, timeout=600)
+    assert result.returncode == 0, result.stderr
+    patched = (repo / ".gitlab-ci.yml").read_text()
+    assert patched.count("    - go test ./j") == jobs
+    # Every job extends the one hidden job that holds the Go caches.
+    assert patched.count("\n  extends: .ci-gocache-go\n") == jobs
+    assert patched.count("\n.ci-gocache-go:\n") == 1
+    again = run_cli("patch", "--check", cwd=repo, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
 
 
 @pytest.mark.parametrize(
