@@ -140,3 +140,39 @@ def test_write_keeps_file_mode(tmp_path: Path) -> None:
     assert run_cli("patch", cwd=tmp_path).returncode == 0
     assert target.stat().st_mode & 0o777 == 0o640
     assert b"go-cache-dirs" in target.read_bytes()
+
+
+def test_subfolders_of_the_workflows_folder_are_not_searched_but_named_files_are_processed(tmp_path):
+    """GitHub runs the YAML files directly in .github/workflows, not those in a subfolder of it:
+    a default run, or one given the folder, leaves those alone (minio keeps docker-compose files
+    in .github/workflows/mint/, which once made `patch` exit 2), and a file named on the command
+    line is still processed. The pre-commit hook passes the same files."""
+    import yaml
+
+    from support.large_workflows import go_jobs_workflow, repo_with
+
+    repo = repo_with(tmp_path / "repo", go_jobs_workflow(1))
+    compose = repo / ".github" / "workflows" / "mint" / "compose.yaml"
+    compose.parent.mkdir()
+    compose.write_text("services:\n  minio:\n    image: minio/minio\n")
+    ours = repo / ".github" / "workflows" / "ci.yml"
+    original = ours.read_text()
+
+    result = run_cli("patch", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ours.read_text() != original
+    assert "compose.yaml" not in result.stdout + result.stderr
+
+    named_folder = run_cli("patch", "--check", ".github/workflows", cwd=repo)
+    assert named_folder.returncode == 0, named_folder.stdout + named_folder.stderr
+    assert "compose.yaml" not in named_folder.stdout + named_folder.stderr
+
+    named_file = run_cli("patch", ".github/workflows/mint/compose.yaml", cwd=repo)
+    assert named_file.returncode == 2
+    assert "compose.yaml:1:1: not a GitHub Actions workflow" in named_file.stderr
+    assert compose.read_text() == "services:\n  minio:\n    image: minio/minio\n"
+
+    hook = yaml.safe_load((Path(__file__).parents[1] / ".pre-commit-hooks.yaml").read_text())[0]
+    files = re.compile(hook["files"])
+    assert files.search(".github/workflows/ci.yml") and files.search(".github/workflows/release.yaml")
+    assert not files.search(".github/workflows/mint/compose.yaml")

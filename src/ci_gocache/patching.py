@@ -65,8 +65,12 @@ def discover(paths: list[str], default_paths: list[str]) -> list[Candidate]:
                 for name in sorted(files):
                     file_path = Path(directory) / name
                     relative = Path(os.path.abspath(file_path)).relative_to(find_repo_root(file_path)).as_posix()
+                    # A workflows folder named on the command line counts as the repository's own
+                    # (its files, not its subfolders', which GitHub does not read either).
                     target = target_claiming(relative) or (
-                        target_claiming(f".github/workflows/{name}") if _is_workflows_dir(path) else None
+                        target_claiming(f".github/workflows/{name}")
+                        if _is_workflows_dir(path) and os.path.abspath(directory) == os.path.abspath(path)
+                        else None
                     )
                     if target is not None and Path(os.path.abspath(file_path)) not in seen:
                         seen.add(Path(os.path.abspath(file_path)))

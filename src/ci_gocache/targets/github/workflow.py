@@ -27,8 +27,10 @@ NAME = "github"
 
 
 def claims(relative_path: str) -> bool:
-    normal = "/" + relative_path.replace("\\", "/")
-    return "/.github/workflows/" in normal and normal.endswith((".yml", ".yaml"))
+    """A workflow GitHub runs: a YAML file directly in the repository's .github/workflows (GitHub
+    reads no subfolder of it, and no .github folder below the root)."""
+    directory, _, name = relative_path.replace("\\", "/").rpartition("/")
+    return directory == ".github/workflows" and name.endswith((".yml", ".yaml"))
 
 
 def describe(facts: WorkflowFacts) -> dict[str, Any]:
