@@ -67,12 +67,13 @@ def test_patch_check_of_a_changing_workflow_validates_the_result(tmp_path):
 
 
 def _plain_validator_errors(document: dict) -> list[tuple[list, str]]:
+    """What a validator that remembers nothing reports, each failure told as `patch` tells it."""
     schema = schemas.load_schema(schemas.GITHUB_WORKFLOW)
     validator = jsonschema.validators.validator_for(schema)(schema, format_checker=None)
     found = []
     for error in validator.iter_errors(document):
-        best = jsonschema.exceptions.best_match([error])
-        found.append((list(best.absolute_path), schemas._short(best.message)))
+        telling = schemas.most_telling(error)
+        found.append((list(telling.absolute_path), schemas._short(telling.message)))
     return sorted(found, key=lambda item: -len(item[0]))
 
 
@@ -182,3 +183,21 @@ def test_a_schema_that_asks_more_of_steps_or_their_text_is_checked_in_full():
     schema["definitions"]["normalJob"]["if"] = {"required": ["steps"]}
     schema["definitions"]["normalJob"]["properties"]["steps"].pop("uniqueItems")
     assert not schemas._steps_checked_only_by_item(schema, job, step)
+
+
+@pytest.mark.parametrize(
+    "job, path, message",
+    [
+        # grpc-go's deps.yml: check-jsonschema's best deep match says the same.
+        ({"runs-on": "ubuntu-latest", "strategy": {"fail-fast": True}, "steps": [{"run": "go test"}]},
+         ["jobs", "deps", "strategy"], "'matrix' is a required property"),
+        ({"runs-on": "ubuntu-latest", "steps": [{"run": "go test", "timeout-minutes": "soon"}]},
+         ["jobs", "deps", "steps", 0, "timeout-minutes"], "'soon' is not of type 'number'"),
+    ],
+)
+def test_a_job_that_fits_neither_kind_is_told_by_its_deepest_error(job, path, message):
+    """A job is a `oneOf` of two kinds; when it fits neither, the error reported is the deepest one
+    inside that choice, at its own place, instead of the whole job printed as invalid."""
+    workflow = {"on": "push", "jobs": {"deps": job}}
+    errors = schemas.schema_errors(workflow, schemas.GITHUB_WORKFLOW)
+    assert errors[0] == (path, message)

@@ -194,13 +194,28 @@ def _fingerprint(instance: Any) -> str:
 
 def schema_errors(document: Any, name: str) -> list[tuple[list[Any], str]]:
     """Each error as (path into the document, message), the deepest first."""
-    import jsonschema
-
     found = []
     for error in _validator(name).iter_errors(document):
-        best = jsonschema.exceptions.best_match([error])
-        found.append((list(best.absolute_path), _short(best.message)))
+        telling = most_telling(error)
+        found.append((list(telling.absolute_path), _short(telling.message)))
     return sorted(found, key=lambda item: -len(item[0]))
+
+
+def most_telling(error: Any) -> Any:
+    """The error to report for one failure: of it and the errors inside it (the branches of a
+    `oneOf` or `anyOf`), the deepest in the document that is not itself such a choice. A job
+    that fits neither job kind then reports `strategy: 'matrix' is a required property` at its
+    `strategy:`, not the whole job printed as invalid under any of the given schemas."""
+    candidates = []
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        candidates.append(current)
+        pending.extend(current.context or ())
+    return max(
+        candidates,
+        key=lambda candidate: (candidate.validator not in ("anyOf", "oneOf"), len(candidate.absolute_path)),
+    )
 
 
 def first_schema_error(
