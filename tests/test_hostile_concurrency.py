@@ -188,3 +188,35 @@ def test_a_killed_run_leaves_only_whole_files(tmp_path: Path, which: signal.Sign
         if which == signal.SIGTERM:
             assert not leftovers(repo)
     assert states, "no workflow was checked"
+
+
+def test_a_file_gone_while_its_path_is_resolved_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git checkout` replaces a file by removing it and writing a new one. A run that finds the
+    name listed and then, a moment later, no file there (found once in the race above: a
+    traceback, exit 1) starts that file over and patches what is there by then."""
+    from click.testing import CliRunner
+
+    from ci_gocache import filewrites
+    from ci_gocache.cli import cli
+
+    repo = make_repo(tmp_path / "repo", {"ci.yml": WORKFLOW})
+    workflow = repo / ".github" / "workflows" / "ci.yml"
+    real_exists = os.path.exists
+    gone_once: list[str] = []
+
+    def exists_during_a_checkout(path: object) -> bool:
+        if str(path).endswith("ci.yml") and not gone_once:
+            gone_once.append(str(path))
+            return False  # removed: the new file is not written yet
+        return real_exists(path)
+
+    monkeypatch.setattr(filewrites.os.path, "exists", exists_during_a_checkout)
+    previous = os.getcwd()
+    os.chdir(repo)
+    try:
+        result = CliRunner().invoke(cli, ["patch"], catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+    assert gone_once, "the file never looked gone"
+    assert result.exit_code == 0, result.output
+    assert workflow.read_bytes() == patched(tmp_path, WORKFLOW)

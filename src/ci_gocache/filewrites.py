@@ -23,7 +23,8 @@ class ChangedOnDisk(Exception):
 def resolve_inside(path: Path, root: Path, shown: str) -> Path:
     """Where to read and write `path`: itself, or the target of a symbolic link when the target is
     inside the repository `root`. A link leading out of the repository, or to something that is not
-    a regular file, raises NotPatchable: we never follow a link we did not choose to the outside."""
+    a regular file, raises NotPatchable: we never follow a link we did not choose to the outside.
+    A file that disappears while it is looked at raises ChangedOnDisk."""
     if not os.path.lexists(path):
         raise InputError(shown, 1, 1, "no such file; check the path")
     real = Path(os.path.realpath(path))
@@ -35,7 +36,13 @@ def resolve_inside(path: Path, root: Path, shown: str) -> Path:
             "not patched, nothing read or written; patch that file where it lives, or replace the link by a file",
         )
     if not os.path.exists(real):
-        raise InputError(shown, 1, 1, f"no such file: a symbolic link to {os.readlink(path)!r}, which does not exist; fix or remove the link")
+        try:
+            target = os.readlink(path)
+        except OSError:
+            # Not a link, and gone since it was listed: replaced under us (a `git checkout` writes a
+            # new file in its place). The caller reads it again.
+            raise ChangedOnDisk() from None
+        raise InputError(shown, 1, 1, f"no such file: a symbolic link to {target!r}, which does not exist; fix or remove the link")
     return real
 
 
