@@ -115,9 +115,11 @@ def read_regular_file(path: Path, shown: str, limit: int, what: str) -> tuple[by
             raise NotPatchable(shown, f"{file_kind(kind)}, not a regular file; skipped, nothing read")
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        if os.path.islink(path):
-            raise InputError(shown, 1, 1, f"no such file: a symbolic link to {os.readlink(path)!r}, which does not exist; fix or remove the link") from None
-        raise InputError(shown, 1, 1, "no such file; check the path") from None
+        try:
+            target = os.readlink(path)
+        except OSError:  # not a link, or gone by now too
+            raise InputError(shown, 1, 1, "no such file; check the path") from None
+        raise InputError(shown, 1, 1, f"no such file: a symbolic link to {target!r}, which does not exist; fix or remove the link") from None
     except OSError as exc:
         raise InputError(shown, 1, 1, f"cannot read {what} ({exc.strerror}); check its permissions") from None
     try:
