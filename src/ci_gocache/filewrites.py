@@ -60,11 +60,8 @@ def write_atomically(disk: DiskState, data: bytes, shown: str) -> None:
     - Read-only files and folders raise InputError; a file with other hard links raises NotPatchable
       (replacing it would silently split the links). The temporary file is removed on every error path.
     """
-    directory, name = disk.path.parent, disk.path.name
-    try:
-        folder = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise InputError(shown, 1, 1, f"cannot open the folder {directory} ({exc.strerror}); nothing written") from None
+    name = disk.path.name
+    folder = _open_folder(disk.path.parent, shown)
     temporary_name: str | None = None
     try:
         _refuse_unwritable(disk, folder, shown)
@@ -85,10 +82,7 @@ def write_atomically(disk: DiskState, data: bytes, shown: str) -> None:
         raise InputError(shown, 1, 1, f"cannot write the file ({exc.strerror}); nothing written") from None
     finally:
         if temporary_name is not None:
-            try:
-                os.unlink(temporary_name, dir_fd=folder)
-            except OSError:
-                pass
+            _remove_quietly(temporary_name, folder)
         os.close(folder)
 
 
@@ -100,10 +94,7 @@ def write_file(path: Path, data: bytes, shown: str) -> None:
         raw, stat = read_regular_file(Path(os.path.realpath(path)), shown, MAX_FILE_BYTES, "a CI file")
         write_atomically(DiskState(Path(os.path.realpath(path)), raw, stat), data, shown)
         return
-    try:
-        folder = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise InputError(shown, 1, 1, f"cannot open the folder {path.parent} ({exc.strerror}); nothing written") from None
+    folder = _open_folder(path.parent, shown)
     temporary_name = f".{path.name}.{secrets.token_hex(8)}.ci-gocache.tmp"
     try:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -120,11 +111,24 @@ def write_file(path: Path, data: bytes, shown: str) -> None:
     except OSError as exc:
         raise InputError(shown, 1, 1, f"cannot write the file ({exc.strerror}); nothing written") from None
     finally:
-        try:
-            os.unlink(temporary_name, dir_fd=folder)
-        except OSError:
-            pass
+        _remove_quietly(temporary_name, folder)
         os.close(folder)
+
+
+def _open_folder(directory: Path, shown: str) -> int:
+    """A descriptor of the folder a file is written in; every name below is opened through it."""
+    try:
+        return os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(shown, 1, 1, f"cannot open the folder {directory} ({exc.strerror}); nothing written") from None
+
+
+def _remove_quietly(name: str, folder: int) -> None:
+    """Remove a temporary file of ours, if it is still there."""
+    try:
+        os.unlink(name, dir_fd=folder)
+    except OSError:
+        pass
 
 
 def _refuse_unwritable(disk: DiskState, folder: int, shown: str) -> None:
